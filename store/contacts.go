@@ -1,0 +1,377 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/recontact/recontact"
+)
+
+// contactRow is a contacts row as stored.
+type contactRow struct {
+	ID            int64         `db:"id"`
+	Source        string        `db:"source"`
+	TicketID      string        `db:"ticket_id"`
+	CustomerKey   string        `db:"customer_key"`
+	RequesterID   string        `db:"requester_id"`
+	OrgID         string        `db:"org_id"`
+	Partner       string        `db:"partner"`
+	Channel       string        `db:"channel"`
+	Status        string        `db:"status"`
+	CreatedMS     int64         `db:"created_ms"`
+	UpdatedMS     int64         `db:"updated_ms"`
+	ResolvedMS    sql.NullInt64 `db:"resolved_ms"`
+	Replies       int           `db:"replies"`
+	Reopens       int           `db:"reopens"`
+	BookingRef    string        `db:"booking_ref"`
+	Tags          string        `db:"tags"`
+	Version       int64         `db:"version"`
+	Dirty         int           `db:"dirty"`
+	RepeatContact int           `db:"repeat_contact"`
+	Previous      string        `db:"previous"`
+	FCR           string        `db:"fcr"`
+	Stage         string        `db:"stage"`
+	Followed      int           `db:"followed"`
+	PrevMS        sql.NullInt64 `db:"prev_ms"`
+	Prev2MS       sql.NullInt64 `db:"prev2_ms"`
+}
+
+const contactColumns = `id, source, ticket_id, customer_key, requester_id, org_id, partner, channel,
+	status, created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty,
+	repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms`
+
+// merge folds an incoming snapshot into the stored row. Newer state (by the
+// source's updated_at) wins field by field, blanks never erase what is known,
+// and activity counters add up (their deliveries are deduplicated). It reports
+// whether anything a metric depends on changed.
+func merge(old contactRow, in *recontact.Contact, act recontact.Activity, inferReopen bool) (contactRow, bool) {
+	r := old
+	inUpdated := int64(0)
+	if !in.UpdatedAt.IsZero() {
+		inUpdated = ms(in.UpdatedAt)
+	}
+	// A snapshot without updated_at (a provisional Freshdesk trigger) never
+	// overrides state read from the API.
+	newer := inUpdated > 0 && inUpdated >= old.UpdatedMS
+	take := func(dst *string, v string) {
+		if v != "" && (newer || *dst == "") {
+			*dst = v
+		}
+	}
+	take(&r.RequesterID, in.RequesterID)
+	take(&r.OrgID, in.OrgID)
+	take(&r.Partner, in.Partner)
+	take(&r.Channel, in.Channel)
+	take(&r.BookingRef, in.BookingRef)
+	if key := in.CustomerKey(); key != "" {
+		// An e-mail key, once known, is not replaced by a requester-id key for the
+		// same requester: that only means this delivery raced the look-up.
+		emailKnown := strings.Contains(r.CustomerKey, "@") && !strings.Contains(key, "@") && in.RequesterID == r.RequesterID
+		if !emailKnown && (newer || r.CustomerKey == "" || strings.Contains(key, "@") && !strings.Contains(r.CustomerKey, "@")) {
+			r.CustomerKey = key
+		}
+	}
+	if newer && in.Tags != nil {
+		r.Tags = strings.Join(in.Tags, " ")
+	}
+	if !in.CreatedAt.IsZero() {
+		// created_at never changes in a helpdesk; a provisional row used the
+		// receive time, which is later, so the earliest value is the truth.
+		if c := ms(in.CreatedAt); c < r.CreatedMS || old.UpdatedMS == 0 {
+			r.CreatedMS = c
+		}
+	}
+	if newer && in.Status != recontact.StatusUnknown {
+		wasResolved := recontact.Status(old.Status).Resolved()
+		switch {
+		case in.Status.Resolved() && !(wasResolved && old.ResolvedMS.Valid):
+			at := in.ResolvedAt
+			if at.IsZero() {
+				at = in.UpdatedAt
+			}
+			r.ResolvedMS = nullMS(at)
+		case !in.Status.Resolved():
+			r.ResolvedMS = sql.NullInt64{}
+			if wasResolved && inferReopen {
+				r.Reopens++
+			}
+		}
+		r.Status = string(in.Status)
+	}
+	if newer {
+		r.UpdatedMS = inUpdated
+	}
+	r.Replies += act.Replies
+	r.Reopens += act.Reopens
+
+	changed := r != old
+	if changed {
+		r.Version++
+		r.Dirty = 1
+	}
+	return r, changed
+}
+
+const insertContactSQL = `
+INSERT INTO contacts (source, ticket_id, customer_key, requester_id, org_id, partner, channel, status,
+	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)
+ON CONFLICT (source, ticket_id) DO NOTHING
+RETURNING id`
+
+const updateContactSQL = `
+UPDATE contacts SET customer_key = ?, requester_id = ?, org_id = ?, partner = ?, channel = ?,
+	status = ?, created_ms = ?, updated_ms = ?, resolved_ms = ?, replies = ?, reopens = ?,
+	booking_ref = ?, tags = ?, version = ?, dirty = 1
+WHERE id = ?`
+
+// lockContact reads a contact for update. SQLite transactions here are
+// IMMEDIATE, so the writer lock is already held and FOR UPDATE is not needed.
+func (s *Store) lockContact(ctx context.Context, tx *sqlx.Tx, src recontact.Source, ticketID string) (contactRow, bool, error) {
+	q := `SELECT ` + contactColumns + ` FROM contacts WHERE source = ? AND ticket_id = ?`
+	if s.dialect == Postgres {
+		q += " FOR UPDATE"
+	}
+	var r contactRow
+	err := tx.GetContext(ctx, &r, tx.Rebind(q), src, ticketID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	return r, err == nil, err
+}
+
+// upsertContact applies one snapshot. received stands in for created_at when
+// a provisional snapshot has none.
+func (s *Store) upsertContact(ctx context.Context, tx *sqlx.Tx, in *recontact.Contact, act recontact.Activity, inferReopen bool, received time.Time) error {
+	if in.TicketID == "" {
+		return recontact.Errorf(recontact.EInvalid, "missing field ticket_id")
+	}
+	if err := s.resolveCustomer(ctx, tx, in); err != nil {
+		return err
+	}
+	old, found, err := s.lockContact(ctx, tx, in.Source, in.TicketID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		c := *in
+		if c.CreatedAt.IsZero() {
+			c.CreatedAt = received
+		}
+		r, _ := merge(contactRow{Source: string(in.Source), TicketID: in.TicketID, CreatedMS: ms(c.CreatedAt), FCR: "pending"}, &c, act, inferReopen)
+		var id int64
+		err := tx.QueryRowxContext(ctx, tx.Rebind(insertContactSQL), r.Source, r.TicketID, r.CustomerKey,
+			r.RequesterID, r.OrgID, r.Partner, r.Channel, r.Status, r.CreatedMS, r.UpdatedMS, r.ResolvedMS,
+			r.Replies, r.Reopens, r.BookingRef, r.Tags).Scan(&id)
+		if err == nil {
+			return s.afterContactChange(ctx, tx, contactRow{}, r)
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Another transaction inserted it first: merge into theirs.
+		if old, found, err = s.lockContact(ctx, tx, in.Source, in.TicketID); err != nil || !found {
+			return errors.Join(err, errors.New("contact vanished during upsert"))
+		}
+	}
+	r, changed := merge(old, in, act, inferReopen)
+	if !changed {
+		return nil
+	}
+	_, err = tx.ExecContext(ctx, tx.Rebind(updateContactSQL), r.CustomerKey, r.RequesterID, r.OrgID, r.Partner,
+		r.Channel, r.Status, r.CreatedMS, r.UpdatedMS, r.ResolvedMS, r.Replies, r.Reopens, r.BookingRef,
+		r.Tags, r.Version, r.ID)
+	if err != nil {
+		return err
+	}
+	return s.afterContactChange(ctx, tx, old, r)
+}
+
+// afterContactChange queues what a change implies: when a ticket becomes
+// resolved, its reply and reopen counts are read from the helpdesk once.
+func (s *Store) afterContactChange(ctx context.Context, tx *sqlx.Tx, old, r contactRow) error {
+	if r.ResolvedMS.Valid && !old.ResolvedMS.Valid && r.Source == string(recontact.SourceZendesk) {
+		return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobZendeskMetrics, Key: r.TicketID})
+	}
+	if r.ResolvedMS.Valid && !old.ResolvedMS.Valid && r.Source == string(recontact.SourceFreshdesk) {
+		return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobFreshdeskTicket, Key: r.TicketID})
+	}
+	return nil
+}
+
+// resolveCustomer fills e-mail-less Zendesk contacts from the look-up caches,
+// or queues the look-up: event webhooks carry ids, not e-mails.
+func (s *Store) resolveCustomer(ctx context.Context, tx *sqlx.Tx, c *recontact.Contact) error {
+	if c.Source != recontact.SourceZendesk {
+		return nil
+	}
+	if c.CustomerEmail == "" && c.RequesterID != "" {
+		var key string
+		err := tx.GetContext(ctx, &key, tx.Rebind(`SELECT customer_key FROM requesters WHERE source = ? AND requester_id = ?`), c.Source, c.RequesterID)
+		switch {
+		case err == nil:
+			if strings.Contains(key, "@") {
+				c.CustomerEmail = key
+			}
+		case errors.Is(err, sql.ErrNoRows):
+			if err := s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobZendeskRequester, Key: c.RequesterID}); err != nil {
+				return err
+			}
+		default:
+			return err
+		}
+	}
+	if c.Partner == "" && c.OrgID != "" {
+		var partner string
+		err := tx.GetContext(ctx, &partner, tx.Rebind(`SELECT partner FROM orgs WHERE source = ? AND org_id = ?`), c.Source, c.OrgID)
+		switch {
+		case err == nil:
+			c.Partner = partner
+		case errors.Is(err, sql.ErrNoRows):
+			return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobZendeskOrg, Key: c.OrgID})
+		default:
+			return err
+		}
+	}
+	return nil
+}
+
+// UpsertContact applies a snapshot read from a helpdesk API (enrichment,
+// backfill, reconciliation) through the same merge as webhooks.
+func (s *Store) UpsertContact(ctx context.Context, c *recontact.Contact) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		return s.upsertContact(ctx, tx, c, recontact.Activity{}, true, s.Now())
+	})
+}
+
+// SetCounts replaces a ticket's reply and reopen counts with the helpdesk's
+// own figures, read once per resolution.
+func (s *Store) SetCounts(ctx context.Context, src recontact.Source, ticketID string, replies, reopens int, resolvedAt time.Time) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		old, found, err := s.lockContact(ctx, tx, src, ticketID)
+		if err != nil || !found {
+			return err
+		}
+		r := old
+		r.Replies, r.Reopens = replies, reopens
+		if !resolvedAt.IsZero() && recontact.Status(r.Status).Resolved() {
+			r.ResolvedMS = nullMS(resolvedAt)
+		}
+		if r == old {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE contacts SET replies = ?, reopens = ?, resolved_ms = ?, version = version + 1, dirty = 1 WHERE id = ?`),
+			r.Replies, r.Reopens, r.ResolvedMS, r.ID)
+		return err
+	})
+}
+
+// SetRequester caches a requester's customer key and re-keys their contacts.
+func (s *Store) SetRequester(ctx context.Context, src recontact.Source, requesterID, email, orgID string) error {
+	key := recontact.CustomerKey(src, email, requesterID)
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`
+INSERT INTO requesters (source, requester_id, customer_key, org_id, fetched_ms) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (source, requester_id) DO UPDATE SET customer_key = excluded.customer_key,
+	org_id = excluded.org_id, fetched_ms = excluded.fetched_ms`), src, requesterID, key, orgID, ms(s.Now()))
+		if err != nil {
+			return err
+		}
+		// The old key's customer loses these contacts: mark them dirty too so
+		// their neighbours are re-evaluated.
+		_, err = tx.ExecContext(ctx, tx.Rebind(`
+UPDATE contacts SET dirty = 1 WHERE customer_key IN
+	(SELECT customer_key FROM contacts WHERE source = ? AND requester_id = ? AND customer_key <> ?)`), src, requesterID, key)
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`
+UPDATE contacts SET customer_key = ?, version = version + 1, dirty = 1
+WHERE source = ? AND requester_id = ? AND customer_key <> ?`), key, src, requesterID, key)
+		return err
+	})
+}
+
+// SetOrg caches an organisation's partner key and fills it on its contacts.
+func (s *Store) SetOrg(ctx context.Context, src recontact.Source, orgID, partner string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, tx.Rebind(`
+INSERT INTO orgs (source, org_id, partner, fetched_ms) VALUES (?, ?, ?, ?)
+ON CONFLICT (source, org_id) DO UPDATE SET partner = excluded.partner, fetched_ms = excluded.fetched_ms`),
+			src, orgID, partner, ms(s.Now()))
+		if err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, tx.Rebind(`
+UPDATE contacts SET partner = ?, version = version + 1, dirty = 1
+WHERE source = ? AND org_id = ? AND partner <> ?`), partner, src, orgID, partner)
+		return err
+	})
+}
+
+// StoredContact is a contact as the API shows it.
+type StoredContact struct {
+	Source           recontact.Source
+	TicketID         string
+	CustomerKey      string
+	RequesterID      string
+	Partner          string
+	Channel          string
+	Status           recontact.Status
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+	ResolvedAt       time.Time
+	Replies, Reopens int
+	BookingRef       string
+	Tags             []string
+	Evaluated        bool // false until the evaluator has seen the latest change
+	Repeat           bool
+	Previous         []string // ticket ids ("source:id" when from the other helpdesk)
+	FCR              string
+	FCRFinal         bool
+	Stage            string
+	FollowedByOrder  bool
+}
+
+func (r *contactRow) stored() *StoredContact {
+	c := &StoredContact{
+		Source: recontact.Source(r.Source), TicketID: r.TicketID, CustomerKey: r.CustomerKey,
+		RequesterID: r.RequesterID, Partner: r.Partner, Channel: r.Channel,
+		Status: recontact.Status(r.Status), CreatedAt: fromMS(r.CreatedMS), ResolvedAt: fromNullMS(r.ResolvedMS),
+		Replies: r.Replies, Reopens: r.Reopens, BookingRef: r.BookingRef, Tags: fields(r.Tags),
+		Evaluated: r.Dirty == 0, Repeat: r.RepeatContact == 1, FCR: r.FCR,
+		Stage: r.Stage, FollowedByOrder: r.Followed == 1, Previous: fields(r.Previous),
+	}
+	if r.UpdatedMS > 0 {
+		c.UpdatedAt = fromMS(r.UpdatedMS)
+	}
+	return c
+}
+
+// fields splits a space-separated column; never nil, so JSON shows [].
+func fields(s string) []string {
+	f := strings.Fields(s)
+	if f == nil {
+		return []string{}
+	}
+	return slices.Clip(f)
+}
+
+// Contact reads one contact; ENotFound when unknown.
+func (s *Store) Contact(ctx context.Context, src recontact.Source, ticketID string) (*StoredContact, error) {
+	var r contactRow
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+contactColumns+` FROM contacts WHERE source = ? AND ticket_id = ?`), src, ticketID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, recontact.Errorf(recontact.ENotFound, "no "+string(src)+" ticket "+ticketID)
+	}
+	if err != nil {
+		return nil, classify(err)
+	}
+	return r.stored(), nil
+}

@@ -1,0 +1,179 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/recontact/recontact"
+)
+
+// groupCommitter turns concurrent Ingest calls into one transaction per batch:
+// one commit (one fsync) acknowledges many deliveries. Each delivery runs under
+// its own savepoint, so a bad one fails alone; each caller returns only after
+// the commit that holds its delivery.
+type groupCommitter struct {
+	s    *Store
+	reqs chan *ingestReq
+	quit chan struct{}
+	wg   sync.WaitGroup
+}
+
+type ingestReq struct {
+	ctx context.Context
+	d   *recontact.Delivery
+	res chan ingestResult // buffered: the committer never blocks on a caller that gave up
+}
+
+type ingestResult struct {
+	duplicate bool
+	err       error
+}
+
+const maxBatch = 128
+
+func newGroupCommitter(s *Store) *groupCommitter {
+	g := &groupCommitter{s: s, reqs: make(chan *ingestReq), quit: make(chan struct{})}
+	// SQLite has one writer, so one committer; PostgreSQL commits in parallel,
+	// and a few committers keep its CPUs busy while each waits on its fsync.
+	workers := 1
+	if s.dialect == Postgres {
+		workers = 4
+	}
+	for range workers {
+		g.wg.Add(1)
+		go g.run()
+	}
+	return g
+}
+
+func (g *groupCommitter) stop() {
+	close(g.quit)
+	g.wg.Wait()
+}
+
+var errStopped = recontact.Errorf(recontact.EUnavailable, "store is shutting down")
+
+func (g *groupCommitter) submit(ctx context.Context, d *recontact.Delivery) (bool, error) {
+	r := &ingestReq{ctx: ctx, d: d, res: make(chan ingestResult, 1)}
+	select {
+	case g.reqs <- r:
+	case <-ctx.Done():
+		return false, classify(ctx.Err())
+	case <-g.quit:
+		return false, errStopped
+	}
+	// Wait for the outcome even if ctx ends: an answer must never claim less
+	// than what was committed.
+	res := <-r.res
+	return res.duplicate, res.err
+}
+
+func (g *groupCommitter) run() {
+	defer g.wg.Done()
+	batch := make([]*ingestReq, 0, maxBatch)
+	for {
+		select {
+		case r := <-g.reqs:
+			batch = append(batch[:0], r)
+		case <-g.quit:
+			return
+		}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case r := <-g.reqs:
+				batch = append(batch, r)
+			default:
+				break drain
+			}
+		}
+		g.commit(batch)
+	}
+}
+
+// lockOrder is the order a batch takes row locks in: by the contact or
+// booking a delivery writes, then its key. Two batches taking locks in one
+// global order cannot deadlock on each other.
+func lockOrder(a, b *ingestReq) int {
+	return cmp.Or(cmp.Compare(a.d.Source, b.d.Source), cmp.Compare(rowKey(a.d), rowKey(b.d)), cmp.Compare(a.d.Key, b.d.Key))
+}
+
+func rowKey(d *recontact.Delivery) string {
+	switch {
+	case d.Contact != nil:
+		return d.Contact.TicketID
+	case d.Booking != nil:
+		return d.Booking.ID
+	}
+	return ""
+}
+
+func (g *groupCommitter) commit(batch []*ingestReq) {
+	slices.SortFunc(batch, lockOrder)
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	results := make([]ingestResult, len(batch))
+	tx, err := g.s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		for _, r := range batch {
+			r.res <- ingestResult{err: classify(err)}
+		}
+		return
+	}
+	defer tx.Rollback()
+	for i, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			results[i].err = classify(err)
+			continue
+		}
+		sp := fmt.Sprintf("d%d", i)
+		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+			results[i].err = classify(err)
+			continue
+		}
+		dup, err := g.s.ingest(ctx, tx, r.d)
+		// A deadlock with another batch undid only this savepoint: try again.
+		for attempt := 0; retryable(err) && attempt < 3; attempt++ {
+			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
+				break
+			}
+			dup, err = g.s.ingest(ctx, tx, r.d)
+		}
+		if err != nil {
+			results[i].err = classify(err)
+			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
+				// The transaction is unusable: nothing of this batch commits.
+				fail(batch, results, classify(errors.Join(err, rbErr)))
+				return
+			}
+			continue
+		}
+		results[i].duplicate = dup
+		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+			fail(batch, results, classify(err))
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(batch, results, classify(err))
+		return
+	}
+	for i, r := range batch {
+		r.res <- results[i]
+	}
+}
+
+// fail answers every request of a batch that did not commit.
+func fail(batch []*ingestReq, results []ingestResult, err error) {
+	for i, r := range batch {
+		if results[i].err == nil {
+			results[i] = ingestResult{err: err}
+		}
+		r.res <- results[i]
+	}
+}
