@@ -92,12 +92,12 @@ func timePtr(t time.Time) *time.Time {
 const maxBuckets = 1000
 
 type metricsJSON struct {
-	From    time.Time        `json:"from"`
-	To      time.Time        `json:"to"`
-	Partner *string          `json:"partner,omitempty"`
-	GroupBy *string          `json:"group_by,omitempty"`
-	Totals  metrics.Totals   `json:"totals"`
-	Groups  []metrics.Group  `json:"groups"`
+	From    time.Time       `json:"from"`
+	To      time.Time       `json:"to"`
+	Partner *string         `json:"partner,omitempty"`
+	GroupBy *string         `json:"group_by,omitempty"`
+	Totals  metrics.Totals  `json:"totals"`
+	Groups  []metrics.Group `json:"groups"`
 }
 
 // periodQuery reads from, to, partner and group_by. Defaults: the 30 days

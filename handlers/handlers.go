@@ -82,7 +82,9 @@ func New(cfg Config) *Handler {
 		h.log.Error("panic", slog.Any("recovered", rec))
 	}), h.requestLog)
 	r.HandleMethodNotAllowed = true
-	r.NoRoute(func(c *gin.Context) { h.fail(c, recontact.Errorf(recontact.ENotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path)) })
+	r.NoRoute(func(c *gin.Context) {
+		h.fail(c, recontact.Errorf(recontact.ENotFound, "no route "+c.Request.Method+" "+c.Request.URL.Path))
+	})
 	r.NoMethod(func(c *gin.Context) {
 		c.AbortWithStatusJSON(http.StatusMethodNotAllowed, gin.H{"error": "method " + c.Request.Method + " not allowed here"})
 	})

@@ -40,11 +40,16 @@ type contactRow struct {
 	Followed      int           `db:"followed"`
 	PrevMS        sql.NullInt64 `db:"prev_ms"`
 	Prev2MS       sql.NullInt64 `db:"prev2_ms"`
+	TagsWritten   string        `db:"tags_written"`
+	NoteWritten   int           `db:"note_written"`
+	Writeback     string        `db:"writeback"`
+	WritebackErr  string        `db:"writeback_error"`
 }
 
 const contactColumns = `id, source, ticket_id, customer_key, requester_id, org_id, partner, channel,
 	status, created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty,
-	repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms`
+	repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms, tags_written, note_written,
+	writeback, writeback_error`
 
 // merge folds an incoming snapshot into the stored row. Newer state (by the
 // source's updated_at) wins field by field, blanks never erase what is known,
@@ -337,6 +342,10 @@ type StoredContact struct {
 	FCRFinal         bool
 	Stage            string
 	FollowedByOrder  bool
+	TagsWritten      []string // the tags recontact last wrote
+	NoteWritten      bool
+	Writeback        string // off, pending, done, failed or dry-run
+	WritebackError   string
 }
 
 func (r *contactRow) stored() *StoredContact {
@@ -347,6 +356,8 @@ func (r *contactRow) stored() *StoredContact {
 		Replies: r.Replies, Reopens: r.Reopens, BookingRef: r.BookingRef, Tags: fields(r.Tags),
 		Evaluated: r.Dirty == 0, Repeat: r.RepeatContact == 1, FCR: r.FCR,
 		Stage: r.Stage, FollowedByOrder: r.Followed == 1, Previous: fields(r.Previous),
+		TagsWritten: fields(r.TagsWritten), NoteWritten: r.NoteWritten == 1, Writeback: r.Writeback,
+		WritebackError: r.WritebackErr,
 	}
 	if r.UpdatedMS > 0 {
 		c.UpdatedAt = fromMS(r.UpdatedMS)
@@ -374,4 +385,34 @@ func (s *Store) Contact(ctx context.Context, src recontact.Source, ticketID stri
 		return nil, classify(err)
 	}
 	return r.stored(), nil
+}
+
+// MarkWritten records what a write-back put on a ticket (or why it could not).
+func (s *Store) MarkWritten(ctx context.Context, src recontact.Source, ticketID string, tags []string, note bool, state, errMsg string) error {
+	_, err := s.db.ExecContext(ctx, s.db.Rebind(`
+UPDATE contacts SET tags_written = ?, note_written = ?, writeback = ?, writeback_error = ?
+WHERE source = ? AND ticket_id = ?`), strings.Join(tags, " "), b2i(note), state, errMsg, src, ticketID)
+	return classify(err)
+}
+
+// Statuses returns the status of each of a customer's tickets named by
+// "source:id" refs (for the repeat-contact note).
+func (s *Store) Statuses(ctx context.Context, refs []string) (map[string]recontact.Status, error) {
+	out := map[string]recontact.Status{}
+	for _, ref := range refs {
+		src, id, ok := strings.Cut(ref, ":")
+		if !ok {
+			continue
+		}
+		var st string
+		err := s.db.GetContext(ctx, &st, s.db.Rebind(`SELECT status FROM contacts WHERE source = ? AND ticket_id = ?`), src, id)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, classify(err)
+		}
+		out[ref] = recontact.Status(st)
+	}
+	return out, nil
 }

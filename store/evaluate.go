@@ -167,9 +167,20 @@ WHERE id = ?`), r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed, r.PrevM
 	return nil
 }
 
-// afterVerdict is where a changed verdict leads to more work (write-back).
+// afterVerdict queues a write-back, in the evaluation's own transaction (the
+// outbox), when what the ticket should carry may have changed. An echo of our
+// own write changes no verdict, so it queues nothing.
 func (s *Store) afterVerdict(ctx context.Context, tx *sqlx.Tx, old, r contactRow) error {
-	return nil
+	if !s.writeback[recontact.Source(r.Source)] {
+		return nil
+	}
+	if old.RepeatContact == r.RepeatContact && old.FCR == r.FCR && old.Stage == r.Stage && old.Writeback != "off" {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE contacts SET writeback = 'pending' WHERE id = ?`), r.ID); err != nil {
+		return err
+	}
+	return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobWriteback, Key: r.Source + ":" + r.TicketID})
 }
 
 func (s *Store) customerContacts(ctx context.Context, tx *sqlx.Tx, key string, lo, hi int64) ([]contactRow, error) {

@@ -50,7 +50,8 @@ type Store struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 
-	group *groupCommitter // nil: each Ingest commits alone
+	group     *groupCommitter // nil: each Ingest commits alone
+	writeback map[recontact.Source]bool
 }
 
 // Options tune a Store.
@@ -61,6 +62,8 @@ type Options struct {
 	// GroupCommit batches concurrent Ingest calls into one transaction (one
 	// fsync for many deliveries). Each caller still returns only after commit.
 	GroupCommit bool
+	// Writeback lists the helpdesks whose verdict changes queue write-back jobs.
+	Writeback map[recontact.Source]bool
 }
 
 // ParseURL splits DATABASE_URL into a dialect and a driver DSN. "" means the
@@ -134,7 +137,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if opt.Settings == (metrics.Settings{}) {
 		opt.Settings = metrics.DefaultSettings()
 	}
-	s := &Store{db: db, dialect: dialect, settings: opt.Settings, Now: time.Now}
+	s := &Store{db: db, dialect: dialect, settings: opt.Settings, Now: time.Now, writeback: opt.Writeback}
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -244,7 +247,7 @@ func classify(err error) error {
 	var pe *pq.Error
 	if errors.As(err, &pe) {
 		switch pe.Code.Class() {
-		case "08", "53", "57", "58": // connection, resources, operator intervention, system
+		case "08", "53", "57", "58", "3D": // connection, resources, operator intervention, system, database gone
 			return recontact.Wrap(recontact.EUnavailable, "store unavailable", err)
 		case "40": // serialization failure or deadlock: safe to retry
 			return recontact.Wrap(recontact.EUnavailable, "store busy", err)
