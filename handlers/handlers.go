@@ -43,7 +43,10 @@ type Config struct {
 	// Ingested, when set, is told after each committed delivery (wakes workers).
 	Ingested func(recontact.Source)
 	Observer Observer
-	Now      func() time.Time
+	// Prometheus serves GET /metrics; MetricsToken, when set, guards it.
+	Prometheus   http.Handler
+	MetricsToken string
+	Now          func() time.Time
 }
 
 // Observer receives what operators count (Prometheus lives outside handlers).
@@ -91,6 +94,9 @@ func New(cfg Config) *Handler {
 
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", h.ready)
+	if cfg.Prometheus != nil {
+		r.GET("/metrics", h.prometheus)
+	}
 	for _, src := range []recontact.Source{recontact.SourceZendesk, recontact.SourceFreshdesk, recontact.SourceBookings} {
 		r.POST("/webhooks/"+string(src), h.webhook(src))
 	}
@@ -99,6 +105,18 @@ func New(cfg Config) *Handler {
 	api.GET("/metrics", h.metrics)
 	h.engine = r
 	return h
+}
+
+func (h *Handler) prometheus(c *gin.Context) {
+	if h.MetricsToken != "" {
+		want := sha256.Sum256([]byte(h.MetricsToken))
+		got := sha256.Sum256([]byte(bearer(c.Request)))
+		if subtle.ConstantTimeCompare(got[:], want[:]) != 1 {
+			h.fail(c, recontact.Errorf(recontact.EUnauthorized, "missing or wrong metrics token (Authorization: Bearer …)"))
+			return
+		}
+	}
+	h.Prometheus.ServeHTTP(c.Writer, c.Request)
 }
 
 // ServeHTTP makes Handler an http.Handler.

@@ -91,7 +91,7 @@ func apiErr(err error) error {
 	if errors.As(err, &zr) && zr.RetryAfter > 0 {
 		return retryAt{err: err, after: zr.RetryAfter}
 	}
-	if codeIs(err, recontact.ENotFound) || codeIs(err, recontact.EInvalid) {
+	if codeIs(err, recontact.ENotFound) || codeIs(err, recontact.EInvalid) || codeIs(err, recontact.EConflict) {
 		return Drop(err)
 	}
 	return err

@@ -25,11 +25,12 @@ func (w *window) UnmarshalText(b []byte) error {
 // and plain values are passed down. The README's table lists each variable
 // (a test keeps them in step).
 type config struct {
-	Port        int    `env:"PORT" envDefault:"8080"`
-	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite:recontact.db"`
-	AdminToken  string `env:"ADMIN_TOKEN"`
-	LogFormat   string `env:"LOG_FORMAT" envDefault:"text"`
-	LogLevel    string `env:"LOG_LEVEL" envDefault:"info"`
+	Port         int    `env:"PORT" envDefault:"8080"`
+	DatabaseURL  string `env:"DATABASE_URL" envDefault:"sqlite:recontact.db"`
+	AdminToken   string `env:"ADMIN_TOKEN"`
+	LogFormat    string `env:"LOG_FORMAT" envDefault:"text"`
+	LogLevel     string `env:"LOG_LEVEL" envDefault:"info"`
+	MetricsToken string `env:"METRICS_TOKEN"`
 
 	ZendeskWebhookSecret   string `env:"ZENDESK_WEBHOOK_SECRET"`
 	ZendeskAllowTestSecret bool   `env:"ZENDESK_ALLOW_TEST_SECRET" envDefault:"false"`

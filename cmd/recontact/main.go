@@ -32,6 +32,7 @@ import (
 	"github.com/recontact/recontact/connectors/zendesk"
 	"github.com/recontact/recontact/handlers"
 	"github.com/recontact/recontact/store"
+	"github.com/recontact/recontact/telemetry"
 	"github.com/recontact/recontact/worker"
 )
 
@@ -151,9 +152,11 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	ev := &worker.Evaluator{Store: s, Log: log}
 	funcs := (&worker.Zendesk{Store: s, Client: zd}).Funcs()
 	runner := &worker.Runner{Store: s, Log: log, Funcs: funcs, MaxAttempts: cfg.JobMaxAttempts}
+	tm := telemetry.New(s, 7*24*time.Hour, log)
 	h := handlers.New(handlers.Config{
 		Store: s, Logger: log, AdminToken: cfg.AdminToken, Connectors: conns,
 		Ingested: func(recontact.Source) { ev.Wake(); runner.Wake() },
+		Observer: tm, Prometheus: tm.Handler(), MetricsToken: cfg.MetricsToken,
 	})
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {

@@ -1,0 +1,132 @@
+// Package telemetry exposes recontact's operator signals in Prometheus
+// format: webhook deliveries and ingest latency, helpdesk API calls, the job
+// queue, and the current headline rates.
+package telemetry
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/recontact/recontact"
+	"github.com/recontact/recontact/store"
+)
+
+// Metrics is recontact's registry. It implements handlers.Observer.
+type Metrics struct {
+	reg        *prometheus.Registry
+	deliveries *prometheus.CounterVec
+	latency    *prometheus.HistogramVec
+	calls      *prometheus.CounterVec
+	reconciled *prometheus.CounterVec
+}
+
+// New registers everything; the queue and rate gauges read the store at
+// scrape time, over the trailing window.
+func New(s *store.Store, window time.Duration, log *slog.Logger) *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recontact_webhook_deliveries_total",
+			Help: "Webhook deliveries by source and outcome (accepted, duplicate, rejected_<reason>).",
+		}, []string{"source", "outcome"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "recontact_ingest_seconds",
+			Help:    "Time from a webhook's first byte to its answer, by source.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"source"}),
+		calls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recontact_helpdesk_calls_total",
+			Help: "Helpdesk API calls by helpdesk, kind and HTTP status.",
+		}, []string{"helpdesk", "kind", "status"}),
+		reconciled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "recontact_reconciled_missed_total",
+			Help: "Records reconciliation found that no webhook had delivered, by source.",
+		}, []string{"source"}),
+	}
+	m.reg.MustRegister(m.deliveries, m.latency, m.calls, m.reconciled,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		&storeCollector{s: s, window: window, log: log})
+	return m
+}
+
+// Delivery counts one webhook delivery (handlers.Observer).
+func (m *Metrics) Delivery(src recontact.Source, outcome string, seconds float64) {
+	m.deliveries.WithLabelValues(string(src), outcome).Inc()
+	m.latency.WithLabelValues(string(src)).Observe(seconds)
+}
+
+// Call counts one helpdesk API call.
+func (m *Metrics) Call(helpdesk, kind string, status int) {
+	m.calls.WithLabelValues(helpdesk, kind, strconv.Itoa(status)).Inc()
+}
+
+// Reconciled counts records found by reconciliation that no webhook delivered.
+func (m *Metrics) Reconciled(src recontact.Source, n int) {
+	m.reconciled.WithLabelValues(string(src)).Add(float64(n))
+}
+
+// Handler serves the registry.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// storeCollector reads queue state and the headline rates when scraped, so
+// they are never stale and cost nothing between scrapes.
+type storeCollector struct {
+	s      *store.Store
+	window time.Duration
+	log    *slog.Logger
+}
+
+var (
+	queueDesc  = prometheus.NewDesc("recontact_jobs", "Jobs in the durable queue by kind group and state (failed = dead letter).", []string{"queue", "state"}, nil)
+	oldestDesc = prometheus.NewDesc("recontact_jobs_oldest_pending_seconds", "Age of the oldest pending job.", []string{"queue"}, nil)
+	rateDesc   = prometheus.NewDesc("recontact_rate", "Headline rates over the trailing window (contact_ratio, fcr_rate, repeat_contact_rate); absent when undefined.", []string{"rate"}, nil)
+)
+
+// queues groups job kinds as operators think of them.
+var queues = map[string][]string{
+	"writeback":  {recontact.JobWriteback},
+	"enrichment": {recontact.JobZendeskRequester, recontact.JobZendeskOrg, recontact.JobZendeskTicket, recontact.JobZendeskMetrics, recontact.JobFreshdeskTicket},
+	"alerts":     {recontact.JobAlert},
+}
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- queueDesc
+	ch <- oldestDesc
+	ch <- rateDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for name, kinds := range queues {
+		st, err := c.s.Queue(ctx, kinds)
+		if err != nil {
+			c.log.Warn("metrics: read queue", slog.Any("err", err))
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Pending), name, "pending")
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Running), name, "running")
+		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Failed), name, "failed")
+		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, st.OldestPending.Seconds(), name)
+	}
+	now := c.s.Now()
+	t, _, err := c.s.Period(ctx, store.PeriodQuery{From: now.Add(-c.window), To: now})
+	if err != nil {
+		c.log.Warn("metrics: read rates", slog.Any("err", err))
+		return
+	}
+	for name, v := range map[string]*float64{"contact_ratio": t.ContactRatio, "fcr_rate": t.FCRRate, "repeat_contact_rate": t.RepeatContactRate} {
+		if v != nil {
+			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, *v, name)
+		}
+	}
+}
