@@ -149,7 +149,7 @@ func TestWorkedExamplesFCRAndOrders(t *testing.T) {
 				replies = 2 // multi-touch
 			}
 			for r := range replies {
-				e.zendeskReply(id, fmt.Sprintf("%s-r%d", id, r), created.Add(time.Duration(r+1)*time.Minute))
+				e.zendeskReply(id, fmt.Sprintf("%s-r%d", id, r), created, created.Add(time.Duration(r+1)*time.Minute))
 			}
 			e.ticketMade(id, email, "", "Solved", created, created.Add(30*time.Minute))
 		}
@@ -185,12 +185,12 @@ func TestWorkedExamplesFCRAndOrders(t *testing.T) {
 }
 
 // zendeskReply sends a comment_added event: a public reply by an agent.
-func (e *env) zendeskReply(ticket, eventID string, at time.Time) {
+func (e *env) zendeskReply(ticket, eventID string, created, at time.Time) {
 	e.t.Helper()
 	body := fmt.Sprintf(`{"type":"zen:event-type:ticket.comment_added","account_id":1,"id":"%s","time":"%s","subject":"zen:ticket:%s",
 "detail":{"id":"%s","created_at":"%s","updated_at":"%s","status":"OPEN","requester_id":"1","via":{"channel":"mail"},"tags":null},
 "event":{"comment":{"id":1,"body":"x","is_public":true,"author":{"id":"2","is_staff":true,"name":"Agent"}}}}`,
-		eventID, at.UTC().Format(time.RFC3339), ticket, ticket, at.Add(-time.Hour).UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
+		eventID, at.UTC().Format(time.RFC3339), ticket, ticket, created.UTC().Format(time.RFC3339), at.UTC().Format(time.RFC3339))
 	wantStatus(e.t, e.zendesk(body), http.StatusOK, "")
 }
 

@@ -203,7 +203,7 @@ func TestZendeskRejections(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"missing signature", triggerBody, func(h http.Header) { h.Del("X-Zendesk-Webhook-Signature") }, 401, "signature"},
+		{"missing signature", triggerBody, func(h http.Header) { h.Del("X-Zendesk-Webhook-Signature") }, 401, "X-Zendesk-Webhook-Signature"},
 		{"wrong signature", triggerBody, func(h http.Header) {
 			h.Set("X-Zendesk-Webhook-Signature", zendesk.Sign("other", h.Get("X-Zendesk-Webhook-Signature-Timestamp"), []byte(triggerBody)))
 		}, 401, "signature"},

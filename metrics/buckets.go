@@ -11,7 +11,8 @@ type Bucket struct {
 // Buckets splits [from, to) into the day, week or month buckets of groupBy,
 // the first and last clipped to the period. Any other groupBy gives none.
 func Buckets(from, to time.Time, groupBy string) []Bucket {
-	if !isTimeGroup(groupBy) {
+	// An unaligned from would otherwise give [from, from) a bucket of its own.
+	if !isTimeGroup(groupBy) || !from.Before(to) {
 		return nil
 	}
 	var out []Bucket

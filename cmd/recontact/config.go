@@ -73,7 +73,7 @@ func loadConfig(environ map[string]string) (*config, error) {
 		}
 		return fmt.Errorf("%s: %s", name, msg)
 	}
-	return &c, errors.Join(
+	return &c, oneLine(
 		check(c.Port > 0 && c.Port < 65536, "PORT", "must be a port number (1-65535)"),
 		check(c.LogFormat == "text" || c.LogFormat == "json", "LOG_FORMAT", "must be text or json"),
 		check(slices(c.LogLevel, "debug", "info", "warn", "error"), "LOG_LEVEL", "must be debug, info, warn or error"),
@@ -118,7 +118,21 @@ func explain(err error) error {
 		}
 		out = append(out, e)
 	}
-	return errors.Join(out...)
+	return oneLine(out...)
+}
+
+// oneLine joins errors with "; " so a bad start says everything in one line.
+func oneLine(errs ...error) error {
+	var msgs []string
+	for _, e := range errs {
+		if e != nil {
+			msgs = append(msgs, e.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
 }
 
 // variables lists every variable with its default, for the README table test.
