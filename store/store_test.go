@@ -455,3 +455,34 @@ func js(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// TestReplay re-applies kept raw bodies through a fixed parser: the contact
+// is corrected, and activity counted at arrival is not counted again.
+func TestReplay(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		ctx := context.Background()
+		c := contact("1", "a@example.com", t0, recontact.StatusOpen)
+		c.Channel = "" // the "buggy" parser lost the channel
+		d := delivery("k1", c)
+		d.Body = []byte(`{"channel":"chat"}`)
+		d.Activity = recontact.Activity{Replies: 1}
+		d.ReportsActivity = true
+		mustIngest(t, s, d)
+		st, err := s.Replay(ctx, t0.Add(-time.Hour), func(src recontact.Source, key string, received time.Time, body []byte) (*recontact.Delivery, error) {
+			fixed := contact("1", "a@example.com", t0, recontact.StatusOpen)
+			fixed.Channel = "chat"
+			return &recontact.Delivery{Source: src, Key: key, Body: body, Contact: fixed, ReceivedAt: received,
+				Activity: recontact.Activity{Replies: 1}, ReportsActivity: true}, nil
+		})
+		if err != nil || st.Applied != 1 {
+			t.Fatalf("replay: %+v, %v", st, err)
+		}
+		got := mustContact(t, s, "1")
+		if got.Channel != "chat" || got.Replies != 1 {
+			t.Errorf("after replay channel %q replies %d; want chat, 1", got.Channel, got.Replies)
+		}
+		if n, err := s.PruneDeliveries(ctx, t0.Add(time.Hour)); err != nil || n != 1 {
+			t.Errorf("prune: %d, %v", n, err)
+		}
+	})
+}
