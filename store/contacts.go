@@ -78,9 +78,12 @@ func merge(old contactRow, in *recontact.Contact, act recontact.Activity, inferR
 		// An e-mail key, once known, is not replaced by a requester-id key for the
 		// same requester: that only means this delivery raced the look-up.
 		emailKnown := strings.Contains(r.CustomerKey, "@") && !strings.Contains(key, "@") && in.RequesterID == r.RequesterID
-		if !emailKnown && (newer || r.CustomerKey == "" || strings.Contains(key, "@") && !strings.Contains(r.CustomerKey, "@")) {
+		if !emailKnown && (newer || isPlaceholderKey(r.CustomerKey) || strings.Contains(key, "@") && !strings.Contains(r.CustomerKey, "@")) {
 			r.CustomerKey = key
 		}
+	}
+	if r.CustomerKey == "" {
+		r.CustomerKey = placeholderKey(in.Source, in.TicketID)
 	}
 	if newer && in.Tags != nil {
 		r.Tags = strings.Join(in.Tags, " ")
@@ -122,6 +125,15 @@ func merge(old contactRow, in *recontact.Contact, act recontact.Activity, inferR
 	}
 	return r, changed
 }
+
+// placeholderKey stands for a customer nobody has named yet (no e-mail, no
+// requester id): a customer of one ticket, never joined to another, until a
+// real key arrives.
+func placeholderKey(src recontact.Source, ticketID string) string {
+	return string(src) + ":ticket:" + ticketID
+}
+
+func isPlaceholderKey(k string) bool { return k == "" || strings.Contains(k, ":ticket:") }
 
 const insertContactSQL = `
 INSERT INTO contacts (source, ticket_id, customer_key, requester_id, org_id, partner, channel, status,

@@ -486,3 +486,22 @@ func TestReplay(t *testing.T) {
 		}
 	})
 }
+
+// TestNamelessContactsAreSeparateCustomers: contacts without e-mail or
+// requester id are not lumped into one customer.
+func TestNamelessContactsAreSeparateCustomers(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		mustIngest(t, s, delivery("a", contact("1", "", t0, recontact.StatusOpen)))
+		mustIngest(t, s, delivery("b", contact("2", "", t0.Add(time.Hour), recontact.StatusOpen)))
+		drain(t, s)
+		if c := mustContact(t, s, "2"); c.Repeat {
+			t.Error("a nameless contact was judged a repeat of another nameless one")
+		}
+		named := contact("2", "n@example.com", t0.Add(time.Hour), recontact.StatusOpen)
+		named.UpdatedAt = t0.Add(2 * time.Hour)
+		mustIngest(t, s, delivery("c", named))
+		if c := mustContact(t, s, "2"); c.CustomerKey != "n@example.com" {
+			t.Errorf("customer key %q after the e-mail arrived, want n@example.com", c.CustomerKey)
+		}
+	})
+}
