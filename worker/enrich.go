@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/recontact/recontact"
+	"github.com/recontact/recontact/connectors/freshdesk"
 	"github.com/recontact/recontact/connectors/zendesk"
 	"github.com/recontact/recontact/store"
 )
@@ -90,6 +91,10 @@ func apiErr(err error) error {
 	var zr *zendesk.RateLimitError
 	if errors.As(err, &zr) && zr.RetryAfter > 0 {
 		return retryAt{err: err, after: zr.RetryAfter}
+	}
+	var fr *freshdesk.RateLimitError
+	if errors.As(err, &fr) && fr.RetryAfter > 0 {
+		return retryAt{err: err, after: fr.RetryAfter}
 	}
 	if codeIs(err, recontact.ENotFound) || codeIs(err, recontact.EInvalid) || codeIs(err, recontact.EConflict) {
 		return Drop(err)

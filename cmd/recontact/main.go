@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -143,6 +144,11 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	if err != nil {
 		return fmt.Errorf("ZENDESK_SUBDOMAIN/ZENDESK_API_URL: %w", err)
 	}
+	fd, err := freshdesk.NewClient(freshdesk.Config{Domain: cfg.FreshdeskDomain, APIKey: cfg.FreshdeskAPIKey,
+		BaseURL: cfg.FreshdeskAPIURL, Logger: log})
+	if err != nil {
+		return fmt.Errorf("FRESHDESK_DOMAIN/FRESHDESK_API_URL: %w", err)
+	}
 	s, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Settings: cfg.settings(), GroupCommit: true})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
@@ -151,6 +157,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 
 	ev := &worker.Evaluator{Store: s, Log: log}
 	funcs := (&worker.Zendesk{Store: s, Client: zd}).Funcs()
+	maps.Copy(funcs, (&worker.Freshdesk{Store: s, Client: fd}).Funcs())
 	runner := &worker.Runner{Store: s, Log: log, Funcs: funcs, MaxAttempts: cfg.JobMaxAttempts}
 	tm := telemetry.New(s, 7*24*time.Hour, log)
 	h := handlers.New(handlers.Config{

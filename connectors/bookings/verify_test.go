@@ -94,7 +94,9 @@ func TestVerify(t *testing.T) {
 	}{
 		{name: "published vector", wantErr: ""},
 		{name: "several signatures, unknown versions skipped",
-			edit:    func(h http.Header) { h.Set(HeaderSignature, "v2,"+good+" v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1a,"+good+" "+vecSig) },
+			edit: func(h http.Header) {
+				h.Set(HeaderSignature, "v2,"+good+" v1,Ceo5qEr07ixe2NLpvHk3FH9bwy/WavXrAFQ/9tdO6mc= v1a,"+good+" "+vecSig)
+			},
 			wantErr: ""},
 		{name: "five minutes old is still fresh", now: vecTS + 300, wantErr: ""},
 		{name: "five minutes ahead is still fresh", now: vecTS - 300, wantErr: ""},

@@ -100,7 +100,8 @@ func webhookChannel(s string) string {
 
 // id is a Freshdesk id: a JSON number in the API, and a number or a string in
 // webhook bodies (the admin may quote {{ticket.id}}, freshdesk.md §1.2). It
-// holds canonical decimal digits, or "" for null or absent.
+// holds canonical decimal digits, or "" for null, absent or 0 (no id; ids
+// start at 1). Anything else that is not a whole number is an error.
 type id string
 
 func (v *id) UnmarshalJSON(b []byte) error {
@@ -123,10 +124,13 @@ func (v *id) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	n, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || n == 0 {
-		return fmt.Errorf("want a positive whole number, got %.40q", s)
+	if err != nil {
+		return fmt.Errorf("want a whole number, got %.40q", s)
 	}
-	*v = id(strconv.FormatUint(n, 10))
+	*v = ""
+	if n > 0 {
+		*v = id(strconv.FormatUint(n, 10))
+	}
 	return nil
 }
 
