@@ -1,0 +1,170 @@
+// Command ingest is a load generator for recontact's webhook ingest. For a
+// fixed time it sends signed Zendesk trigger deliveries, each for a new
+// ticket, from concurrent senders over keep-alive connections, and prints one
+// tab-separated line:
+//
+//	senders  deliveries/s  p50 ms  p99 ms  errors
+//
+// Only 2xx answers count as deliveries (a 2xx means committed); anything else,
+// or no answer, is an error and is not retried. It sends to loopback only.
+//
+//	go run ./bench/ingest -secret "$ZENDESK_WEBHOOK_SECRET" -c 32 -d 15s
+package main
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/recontact/recontact/connectors/zendesk"
+)
+
+func main() {
+	target := flag.String("url", "http://127.0.0.1:8080/webhooks/zendesk", "webhook endpoint, on loopback")
+	secret := flag.String("secret", os.Getenv("ZENDESK_WEBHOOK_SECRET"), "Zendesk signing secret (default $ZENDESK_WEBHOOK_SECRET)")
+	senders := flag.Int("c", 8, "concurrent senders, one connection each")
+	duration := flag.Duration("d", 15*time.Second, "how long to send")
+	first := flag.Int64("first", 1, "first ticket id; runs on one store need ranges of their own")
+	flag.Parse()
+	if err := run(*target, *secret, *senders, *duration, *first); err != nil {
+		fmt.Fprintln(os.Stderr, "ingest:", err)
+		os.Exit(1)
+	}
+}
+
+func run(target, secret string, senders int, duration time.Duration, first int64) error {
+	if err := loopback(target); err != nil {
+		return err
+	}
+	if secret == "" {
+		return errors.New("-secret (or ZENDESK_WEBHOOK_SECRET) is required")
+	}
+	if senders < 1 || duration <= 0 {
+		return errors.New("-c and -d must be positive")
+	}
+	client := &http.Client{
+		Timeout:   30 * time.Second,
+		Transport: &http.Transport{MaxIdleConnsPerHost: senders, MaxConnsPerHost: senders},
+	}
+	g := &generator{client: client, url: target, secret: secret}
+	g.nextID.Store(first - 1)
+
+	results := make([]result, senders)
+	start := time.Now()
+	deadline := start.Add(duration)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() { results[i] = g.send(deadline) })
+	}
+	wg.Wait()
+	elapsed := time.Since(start) // includes the requests still in flight at the deadline
+
+	var total result
+	for _, r := range results {
+		total.errors += r.errors
+		total.latencies = append(total.latencies, r.latencies...)
+		if total.firstErr == "" {
+			total.firstErr = r.firstErr
+		}
+	}
+	slices.Sort(total.latencies)
+	ok := len(total.latencies)
+	fmt.Printf("%d\t%.0f\t%.1f\t%.1f\t%d\n", senders, float64(ok)/elapsed.Seconds(),
+		ms(percentile(total.latencies, 0.50)), ms(percentile(total.latencies, 0.99)), total.errors)
+	if total.firstErr != "" {
+		fmt.Fprintf(os.Stderr, "ingest: %d errors, the first: %s\n", total.errors, total.firstErr)
+	}
+	return nil
+}
+
+// loopback refuses any target but this machine: a load generator must not
+// point at a real service by mistake.
+func loopback(target string) error {
+	u, err := url.Parse(target)
+	if err != nil {
+		return fmt.Errorf("-url: %w", err)
+	}
+	if ip := net.ParseIP(u.Hostname()); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-url %s: want a loopback address such as 127.0.0.1", target)
+	}
+	return nil
+}
+
+type generator struct {
+	client      *http.Client
+	url, secret string
+	nextID      atomic.Int64
+}
+
+// result is one sender's tally: the latency of each 2xx, and the rest.
+type result struct {
+	latencies []time.Duration
+	errors    int
+	firstErr  string
+}
+
+// send posts deliveries one after another until deadline; a delivery started
+// before it is waited for.
+func (g *generator) send(deadline time.Time) result {
+	var r result
+	for time.Now().Before(deadline) {
+		start := time.Now()
+		if err := g.post(g.nextID.Add(1)); err != nil {
+			r.errors++
+			if r.firstErr == "" {
+				r.firstErr = err.Error()
+			}
+			continue
+		}
+		r.latencies = append(r.latencies, time.Since(start))
+	}
+	return r
+}
+
+// post sends ticket id's delivery, signed as Zendesk signs it, and returns an
+// error unless the answer is 2xx.
+func (g *generator) post(id int64) error {
+	body := fmt.Appendf(nil, `{"ticket_id":"%d","created_at":"2026-10-05T10:00Z","updated_at":"2026-10-05T10:01Z",`+
+		`"status":"Open","via":"Mail","requester_email":"c%d@example.com","org_external_id":"p1"}`, id, id)
+	ts := time.Now().UTC().Format(time.RFC3339)
+	req, err := http.NewRequest(http.MethodPost, g.url, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(zendesk.HeaderTimestamp, ts)
+	req.Header.Set(zendesk.HeaderSignature, zendesk.Sign(g.secret, ts, body))
+	resp, err := g.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	// Read to the end, so the connection is kept for the next delivery.
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("ticket %d: %s: %s", id, resp.Status, bytes.TrimSpace(answer))
+	}
+	return nil
+}
+
+// percentile is the nearest-rank percentile of sorted latencies; 0 for none.
+func percentile(sorted []time.Duration, p float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	i := int(math.Ceil(p*float64(len(sorted)))) - 1
+	return sorted[max(i, 0)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
