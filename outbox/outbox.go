@@ -326,7 +326,9 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	defer cancel()
 
 	t0 := time.Now()
-	defer func() { fmt.Fprintf(os.Stderr, "round %d jobs: claim %s total %s\n", len(jobs), t0.Sub(start), time.Since(start)) }()
+	defer func() {
+		fmt.Fprintf(os.Stderr, "round %d jobs: claim %s total %s\n", len(jobs), t0.Sub(start), time.Since(start))
+	}()
 	tasks, err := w.prepare(ctx, jobs)
 	fmt.Fprintf(os.Stderr, "prepare %s\n", time.Since(t0))
 	if err != nil {
