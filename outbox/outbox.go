@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -325,12 +324,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	waitCtx, cancel := context.WithDeadline(ctx, start.Add(usable))
 	defer cancel()
 
-	t0 := time.Now()
-	defer func() {
-		fmt.Fprintf(os.Stderr, "round %d jobs: claim %s total %s\n", len(jobs), t0.Sub(start), time.Since(start))
-	}()
 	tasks, err := w.prepare(ctx, jobs)
-	fmt.Fprintf(os.Stderr, "prepare %s\n", time.Since(t0))
 	if err != nil {
 		return len(jobs), err
 	}
@@ -359,7 +353,6 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		wg.Go(func() { w.freshdesk(ctx, waitCtx, fd) })
 	}
 	wg.Wait()
-	fmt.Fprintf(os.Stderr, "send done at %s\n", time.Since(start))
 	// Outcomes are recorded even when ctx ended meanwhile (shutdown): a note
 	// that was written must not be written again after the restart.
 	rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
