@@ -54,8 +54,8 @@ func TestMain(m *testing.M) {
 
 // TestAcknowledgedIsStoredOnce kills -9 the service mid-stream and restarts it
 // on the same store, a few times; on PostgreSQL it also stops the database
-// server for a while. Senders retry like Zendesk does, so a delivery committed just before
-// a crash arrives again and must be recognised as a duplicate.
+// server for a while. Senders retry like Zendesk does, so a delivery committed
+// just before a crash arrives again and must be recognised as a duplicate.
 func TestAcknowledgedIsStoredOnce(t *testing.T) {
 	if os.Getenv("RECONTACT_FAULT_TEST") != "1" {
 		t.Skip("RECONTACT_FAULT_TEST=1 runs it: it builds the service, kills it and restarts PostgreSQL")

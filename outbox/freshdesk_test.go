@@ -1,13 +1,16 @@
 package outbox_test
 
 import (
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/recontact/recontact"
 	"github.com/recontact/recontact/connectors/freshdesk/freshdesktest"
 	"github.com/recontact/recontact/connectors/zendesk/zendesktest"
+	"github.com/recontact/recontact/outbox"
 	"github.com/recontact/recontact/store"
 	"github.com/recontact/recontact/store/storetest"
 )
@@ -183,6 +186,42 @@ func TestFreshdeskRefusedTagsStillNote(t *testing.T) {
 		}
 		if c := r.fdContact(61); c.Writeback != "done" {
 			t.Errorf("ticket 61: writeback %q", c.Writeback)
+		}
+	})
+}
+
+func TestRunBothHelpdesks(t *testing.T) {
+	storetest.Each(t, writeback, func(t *testing.T, s *store.Store) {
+		r := newRig(t, s, rigOption{config: func(c *outbox.Config) { c.Poll = time.Hour }})
+		ctx, cancel := context.WithCancel(ctxb)
+		done := make(chan struct{})
+		go func() { r.w.Run(ctx); close(done) }()
+
+		// One customer on both helpdesks: the Freshdesk ticket is a repeat of
+		// the Zendesk one, and its note names it across helpdesks.
+		now := r.clock.Now()
+		r.ticket("71", "hal@example.com", now.Add(-72*time.Hour), recontact.StatusSolved, "vip")
+		r.fdTicket(72, "hal@example.com", now.Add(-time.Hour), 2, "vip")
+		r.evaluate()
+		r.w.Wake() // Poll is an hour: only Wake can start the round
+		deadline := time.Now().Add(10 * time.Second)
+		for time.Now().Before(deadline) && !(slices.Contains(r.fdTags(72), "repeat_contact") && len(r.fd.Notes(72)) == 1 &&
+			slices.Contains(r.fakeTicket("71").Tags, "not_fcr")) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatal("Run did not return after its context ended")
+		}
+		wantTags(t, r, "71", "vip", "not_fcr")
+		wantFdTags(t, r, 72, "vip", "repeat_contact")
+		if notes := r.fd.Notes(72); len(notes) != 1 || !strings.Contains(notes[0].Body, "Zendesk #71 (solved") {
+			t.Errorf("notes %+v, want one naming Zendesk #71", notes)
+		}
+		if r.obs.get("zendesk", "tags_add", 200) != 1 || r.obs.get("freshdesk", "write", 200) != 1 || r.obs.get("freshdesk", "note", 200) != 1 {
+			t.Errorf("observer: %v", r.obs.m)
 		}
 	})
 }

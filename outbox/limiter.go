@@ -184,11 +184,16 @@ func (l *Limiter) adapt(b *bucket, now time.Time, limit, remaining int, reset ti
 	if window <= 0 {
 		window = unknownReset
 	}
-	if remaining == 0 {
-		l.pause(now, window)
+	if remaining == 0 && reset > 0 {
+		l.pause(now, reset)
 		return
 	}
 	allowed := rate.Limit(l.share * float64(remaining) / window.Seconds())
+	if remaining == 0 {
+		// No reset time (Freshdesk): one call in 10 s finds out, and a 429
+		// then says how long to wait.
+		allowed = 0.1
+	}
 	if reset <= 0 && limit > 0 {
 		// Without a reset time, remaining/minute would slow us as our own use
 		// lowers it; slow down only once less than a tenth is left.
@@ -384,6 +389,14 @@ func sleep(ctx context.Context, d time.Duration, tooLong error) error {
 	case <-t.C:
 		return nil
 	}
+}
+
+// ticketDelay is how long until the ticket has room for one more update
+// under the per-ticket limit (0: now).
+func (l *Limiter) ticketDelay(id string) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ticketWait(time.Now(), []string{id})
 }
 
 // ticketWait is how long until every ticket has room for one more update.

@@ -51,6 +51,34 @@ func TestLimiterSlowsWhenOthersUseTheBudget(t *testing.T) {
 	}
 }
 
+func TestLimiterFreshdeskHeaders(t *testing.T) {
+	// Freshdesk reports a limit and what is left, never when it resets.
+	l := outbox.NewFreshdeskLimiter(400, 0.5)
+	l.Observe(outbox.RateState{Status: 200, Limit: 200, Remaining: 150, UpdatesLimit: -1, UpdatesRemaining: -1})
+	if req, _ := l.PerMinute(); req != 100 {
+		t.Errorf("plan of 200 reported: %v a minute, want 100", req)
+	}
+	// Our own use lowers Remaining: no slow-down while a tenth is left.
+	l.Observe(outbox.RateState{Status: 200, Limit: 200, Remaining: 25, UpdatesLimit: -1, UpdatesRemaining: -1})
+	if req, _ := l.PerMinute(); req != 100 {
+		t.Errorf("25 of 200 left: %v a minute, want 100", req)
+	}
+	l.Observe(outbox.RateState{Status: 200, Limit: 200, Remaining: 10, UpdatesLimit: -1, UpdatesRemaining: -1})
+	if req, _ := l.PerMinute(); req != 5 {
+		t.Errorf("10 of 200 left: %v a minute, want half of 10", req)
+	}
+	// None left and no reset time: probe once in 10 s rather than stop.
+	l.Observe(outbox.RateState{Status: 200, Limit: 200, Remaining: 0, UpdatesLimit: -1, UpdatesRemaining: -1})
+	if req, _ := l.PerMinute(); req != 6 || l.PausedFor() != 0 {
+		t.Errorf("none left: %v a minute, paused %v; want 6 and no pause", req, l.PausedFor())
+	}
+	// Plenty again: back to the base rate.
+	l.Observe(outbox.RateState{Status: 200, Limit: 200, Remaining: 199, UpdatesLimit: -1, UpdatesRemaining: -1})
+	if req, _ := l.PerMinute(); req != 100 {
+		t.Errorf("new window: %v a minute, want 100", req)
+	}
+}
+
 func TestLimiterPausesOn429(t *testing.T) {
 	l := outbox.NewZendeskLimiter(200, 100, 0.5)
 	l.Observe(outbox.RateState{Status: 429, Limit: -1, Remaining: -1, UpdatesLimit: -1, UpdatesRemaining: -1, RetryAfter: 30 * time.Second})

@@ -54,9 +54,10 @@ const (
 	DefaultBatch                      = 100 // jobs per claim; also update_many's most ids (§5)
 	DefaultPoll                       = time.Second
 	// DefaultLease is how long a claimed job is ours. A crashed worker's jobs
-	// return to the queue after it. The last quarter is kept free: no call
-	// starts in it, so a call in flight (10 s at most with the clients'
-	// default timeout) ends before another worker can take the job.
+	// return to the queue after it. No call starts in its last quarter, and
+	// none runs past its end, so another worker never takes a job while a
+	// call for it is in flight. Keep the clients' timeouts well under a
+	// quarter of it (zendesk's default is 10 s, freshdesk's 30 s).
 	DefaultLease = 2 * time.Minute
 	// DefaultConcurrency is how many rounds run at once: while one waits for
 	// Zendesk's background jobs, the next claims and sends.
@@ -150,6 +151,8 @@ func New(cfg Config) (*Worker, error) {
 	}
 	switch cfg.Mode {
 	case "", ModeOn, ModeDryRun:
+	case "off":
+		return nil, errors.New("outbox: write-back is off: build no Worker, and leave store.Options.Writeback unset")
 	default:
 		return nil, fmt.Errorf("outbox: mode must be %s or %s, got %q", ModeOn, ModeDryRun, cfg.Mode)
 	}
@@ -319,9 +322,13 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer w.learn(len(jobs))
-	// No call starts in the last quarter of the lease; waiting for the budget
-	// past that point reschedules the job instead.
-	waitCtx, cancel := context.WithDeadline(ctx, start.Add(usable))
+	// No call starts in the last quarter of the lease: waiting for the budget
+	// past that point reschedules the job instead. And no call outlives the
+	// lease, whatever the clients' timeouts, so a job is never worked on by
+	// two workers at once.
+	callCtx, cancelCalls := context.WithDeadline(ctx, start.Add(lease-lease/20))
+	defer cancelCalls()
+	waitCtx, cancel := context.WithDeadline(callCtx, start.Add(usable))
 	defer cancel()
 
 	tasks, err := w.prepare(ctx, jobs)
@@ -347,10 +354,10 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	// The helpdesks have budgets of their own: work on both at once.
 	var wg sync.WaitGroup
 	if len(zd) > 0 {
-		wg.Go(func() { w.zendesk(ctx, waitCtx, zd) })
+		wg.Go(func() { w.zendesk(callCtx, waitCtx, zd) })
 	}
 	if len(fd) > 0 {
-		wg.Go(func() { w.freshdesk(ctx, waitCtx, fd) })
+		wg.Go(func() { w.freshdesk(callCtx, waitCtx, fd) })
 	}
 	wg.Wait()
 	// Outcomes are recorded even when ctx ended meanwhile (shutdown): a note

@@ -32,17 +32,19 @@ import (
 //
 //	OUTBOX_BENCH=1 go test ./outbox -run TestRetag10k -v -timeout 30m
 //
-// OUTBOX_BENCH_SCALE (default 10) runs the re-tag's rate-limit "minute" that
+// OUTBOX_BENCH_SCALE (default 2) runs the re-tag's rate-limit "minute" that
 // many times faster, in the fake and in our limiter alike, and multiplies the
-// wall time back to a real-time equivalent (valid while the run is
-// budget-bound, which the log says). The steady-state part runs at real speed
+// wall time back to a real-time equivalent. That holds while the run is
+// bound by the budget rather than by fixed costs (job-status polls, database
+// writes), which do not speed up: the log compares it with what the budget
+// alone needs. At 2x it is; at 10x the rounds' fixed costs dominate. The steady-state part runs at real speed
 // for OUTBOX_BENCH_STEADY (default 60s), since its latency is mostly fixed
 // costs (polls, calls) that a time scale would not shrink.
 func TestRetag10k(t *testing.T) {
 	if os.Getenv("OUTBOX_BENCH") == "" {
 		t.Skip("set OUTBOX_BENCH=1 to run (takes a few minutes)")
 	}
-	scale := 10
+	scale := 2
 	if v, err := strconv.Atoi(os.Getenv("OUTBOX_BENCH_SCALE")); err == nil && v > 0 {
 		scale = v
 	}
@@ -67,7 +69,18 @@ func scaledRig(t *testing.T, s *store.Store, scale int) (*zendesktest.Server, *o
 	zd := zendesktest.New(t, zendesktest.WithWindow(time.Minute/time.Duration(scale)),
 		zendesktest.WithRequestsPerMinute(700), zendesktest.WithTicketUpdatesPerMinute(100))
 	lim := outbox.NewZendeskLimiter(700*scale, 100*scale, outbox.DefaultShare)
-	client, err := zendesk.NewClient(zendesk.Config{BaseURL: zd.URL, Email: zd.Email, APIToken: zd.Token, OnRate: lim.ObserveZendesk})
+	// The fake's headers count per scaled minute; the limiter reads limits
+	// per real minute.
+	onRate := func(i zendesk.RateInfo) {
+		if i.Limit > 0 {
+			i.Limit *= scale
+		}
+		if i.UpdatesLimit > 0 {
+			i.UpdatesLimit *= scale
+		}
+		lim.ObserveZendesk(i)
+	}
+	client, err := zendesk.NewClient(zendesk.Config{BaseURL: zd.URL, Email: zd.Email, APIToken: zd.Token, OnRate: onRate})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -155,8 +168,12 @@ func retag(t *testing.T, s *store.Store, n, scale int) {
 	floor := max(time.Duration(float64(updates)/(outbox.DefaultShare*100)*float64(time.Minute)),
 		time.Duration(float64(total)/(outbox.DefaultShare*700)*float64(time.Minute)))
 	real := wall * time.Duration(scale)
-	t.Logf("re-tag of %d tickets (time scale %dx): wall %s, real-time equivalent %s (the budget alone needs %s)",
-		n, scale, wall.Round(time.Millisecond), real.Round(time.Second), floor.Round(time.Second))
+	bound := "budget-bound"
+	if float64(real) > 1.25*float64(floor) {
+		bound = "NOT budget-bound at this scale: the equivalent overstates; lower OUTBOX_BENCH_SCALE"
+	}
+	t.Logf("re-tag of %d tickets (time scale %dx): wall %s, real-time equivalent %s; the budget alone needs %s (%s)",
+		n, scale, wall.Round(time.Millisecond), real.Round(time.Second), floor.Round(time.Second), bound)
 	t.Logf("calls: update_many %d, job_status %d, tags_add %d, tags_remove %d, ticket_update %d, tags_set %d; total %d",
 		calls[zendesktest.KindUpdateMany], calls[zendesktest.KindJobStatus], calls[zendesktest.KindAddTags],
 		calls[zendesktest.KindRemoveTags], calls[zendesktest.KindTicketUpdate], calls[zendesktest.KindSetTags], total)

@@ -32,6 +32,12 @@ func (w *Worker) zendesk(ctx, waitCtx context.Context, tasks []*task) {
 	groups := map[string][]*task{}
 	var keys []string
 	for _, t := range tasks {
+		// A ticket at its own limit (a flapping verdict) waits alone rather
+		// than holding up a bulk call for a hundred others.
+		if d := w.zl.ticketDelay(t.id); d > 0 {
+			t.fail(&budgetError{"zendesk", d, "ticket update limit (30 per ticket per 10 minutes)"})
+			continue
+		}
 		if len(t.add) == 0 && len(t.remove) == 0 {
 			t.tagsDone = true
 			continue

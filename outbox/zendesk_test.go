@@ -498,3 +498,43 @@ func TestTwoWorkers(t *testing.T) {
 		}
 	})
 }
+
+func TestZendeskBulkFailures(t *testing.T) {
+	storetest.Each(t, writeback, func(t *testing.T, s *store.Store) {
+		r := newRig(t, s, rigOption{})
+		now := r.clock.Now()
+		for i := range 5 {
+			id := strconv.Itoa(1300 + i)
+			r.ticket(id, "n"+id+"@example.com", now.Add(-2*time.Hour), recontact.StatusSolved)
+		}
+		// Known to the store, deleted in Zendesk since.
+		r.deliver(&recontact.Contact{Source: recontact.SourceZendesk, TicketID: "1399", CustomerEmail: "gone@example.com",
+			Status: recontact.StatusSolved, CreatedAt: now.Add(-2 * time.Hour), UpdatedAt: now.Add(-time.Hour)})
+		r.evaluate()
+
+		// The bulk call fails: the whole group goes back to the queue, to be
+		// batched again, rather than ticket by ticket.
+		r.zd.FailNext(1, zendesktest.Fault{Status: 500, Kind: zendesktest.KindUpdateMany})
+		r.w.RunOnce(ctxb)
+		if q := r.queue(); q.Pending != 6 {
+			t.Errorf("after a failed bulk call: %+v, want all 6 pending", q)
+		}
+		if n := r.zd.Calls(zendesktest.KindAddTags); n != 0 {
+			t.Errorf("%d single calls after a failed bulk call, want 0", n)
+		}
+		r.clock.Advance(11 * time.Minute)
+		r.settle(3)
+		for i := range 5 {
+			wantTags(t, r, strconv.Itoa(1300+i), "fcr")
+		}
+		// The job's result failed the missing ticket; alone through the Tags
+		// API it answers 404, which is final.
+		if c := r.contact("1399"); c.Writeback != "failed" || c.WritebackError != "ticket not found" {
+			t.Errorf("missing ticket: writeback %q, error %q", c.Writeback, c.WritebackError)
+		}
+		wantCalls(t, r, map[zendesktest.Kind]int{zendesktest.KindUpdateMany: 2, zendesktest.KindAddTags: 1})
+		if q := r.queue(); q.Pending+q.Failed != 0 {
+			t.Errorf("queue %+v", q)
+		}
+	})
+}

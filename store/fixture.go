@@ -28,10 +28,10 @@ type FixtureContact struct {
 }
 
 // LoadFixture bulk-inserts contacts that are already evaluated, and bookings,
-// rebuilds their indexes and refreshes the planner's statistics. It is for benchmarks and test
-// fixtures only: it trusts the verdicts and pointers it is given, marks every
-// contact clean, queues no job and takes no customer lock. Real traffic goes
-// through Ingest and EvaluateDirty.
+// then rebuilds the indexes and refreshes the planner's statistics. It is for
+// benchmarks and test fixtures only: it trusts the verdicts and pointers it is
+// given, marks every contact clean, queues no job and takes no customer lock.
+// Real traffic goes through Ingest and EvaluateDirty.
 //
 // Rows are written in the order given, which becomes their physical order:
 // pass them oldest first, as live traffic would arrive, or range scans over
