@@ -34,6 +34,9 @@ type ticketJSON struct {
 	Stage            *string          `json:"stage"`
 	FollowedByOrder  bool             `json:"followed_by_order"`
 	Evaluated        bool             `json:"evaluated"`
+	Writeback        string           `json:"writeback"`       // pending, done, failed or off (see writeback.go)
+	TagsWritten      []string         `json:"tags_written"`    // the tags recontact last wrote to the ticket
+	WritebackError   *string          `json:"writeback_error"` // the last failure, or a dry run's plan
 }
 
 func (h *Handler) ticket(c *gin.Context) {
@@ -58,6 +61,7 @@ func (h *Handler) ticketView(sc *store.StoredContact) ticketJSON {
 		BookingRef: nullable(sc.BookingRef), Tags: sc.Tags, RepeatContact: sc.Repeat, FCR: sc.FCR,
 		Stage: nullable(sc.Stage), FollowedByOrder: sc.FollowedByOrder, Evaluated: sc.Evaluated,
 		PreviousContacts: make([]string, 0, len(sc.Previous)),
+		Writeback:        writebackState(sc.Writeback), TagsWritten: sc.TagsWritten, WritebackError: nullable(sc.WritebackError),
 	}
 	// Earlier tickets from the same helpdesk are plain ids; from the other
 	// helpdesk they keep their "source:" prefix.
@@ -137,9 +141,18 @@ func (h *Handler) metrics(c *gin.Context) {
 		h.fail(c, err)
 		return
 	}
+	format, err := metricsFormat(c)
+	if err != nil {
+		h.fail(c, err)
+		return
+	}
 	totals, groups, err := h.Store.Period(c.Request.Context(), q)
 	if err != nil {
 		h.fail(c, err)
+		return
+	}
+	if format == "csv" {
+		h.writeMetricsCSV(c, q, totals, groups)
 		return
 	}
 	if groups == nil {

@@ -47,6 +47,9 @@ type Config struct {
 	Prometheus   http.Handler
 	MetricsToken string
 	Now          func() time.Time
+	// ZendeskSubdomain and FreshdeskDomain, when set, make the dashboard's
+	// ticket ids links into the helpdesk.
+	ZendeskSubdomain, FreshdeskDomain string
 }
 
 // Observer receives what operators count (Prometheus lives outside handlers).
@@ -64,6 +67,7 @@ type Handler struct {
 	log       *slog.Logger
 	adminHash [32]byte
 	engine    *gin.Engine
+	sess      sessionState // sign-outs (session.go)
 }
 
 // New builds the routes.
@@ -103,6 +107,9 @@ func New(cfg Config) *Handler {
 	api := r.Group("/api/v1", h.requireAdmin)
 	api.GET("/tickets/:source/:ticket_id", h.ticket)
 	api.GET("/metrics", h.metrics)
+	api.GET("/writeback", h.writebackList)
+	api.POST("/writeback/:id/retry", h.writebackRetry)
+	h.dashboardRoutes(r, api)
 	h.engine = r
 	return h
 }
@@ -198,16 +205,18 @@ func readBody(c *gin.Context) ([]byte, error) {
 	return body, nil
 }
 
-// requireAdmin accepts "Authorization: Bearer <ADMIN_TOKEN>". Hashing both
-// sides first makes the comparison constant-time whatever the lengths.
+// requireAdmin accepts "Authorization: Bearer <ADMIN_TOKEN>" or a dashboard
+// session (session.go; with its CSRF token on changes).
 func (h *Handler) requireAdmin(c *gin.Context) {
-	if h.AdminToken == "" || !h.tokenOK(bearer(c.Request)) {
-		h.fail(c, recontact.Errorf(recontact.EUnauthorized, "missing or wrong admin token (Authorization: Bearer …)"))
+	if err := h.authorize(c); err != nil {
+		h.deny(c, err)
 		return
 	}
 	c.Next()
 }
 
+// tokenOK hashes both sides first, so the comparison is constant-time
+// whatever the lengths.
 func (h *Handler) tokenOK(tok string) bool {
 	if tok == "" {
 		return false

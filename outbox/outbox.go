@@ -53,6 +53,9 @@ const (
 	DefaultMaxAttempts                = 10
 	DefaultBatch                      = 100 // jobs per claim; also update_many's most ids (§5)
 	DefaultPoll                       = time.Second
+	// staleRecheck is how soon a job waiting for its contact's evaluation
+	// looks again; the evaluator runs right behind ingest.
+	staleRecheck = 250 * time.Millisecond
 	// DefaultLease is how long a claimed job is ours. A crashed worker's jobs
 	// return to the queue after it. No call starts in its last quarter, and
 	// none runs past its end, so another worker never takes a job while a
@@ -292,6 +295,8 @@ type task struct {
 	noteWritten bool
 	err         error  // the first failure; the jobs are retried
 	terminal    string // why the ticket can never be written (closed, deleted)
+	provisional bool   // the contact is a Freshdesk webhook's, not yet read from the API
+	stale       bool   // the contact changed after its last evaluation
 }
 
 func (t *task) attempts() int {
@@ -338,7 +343,7 @@ func (w *Worker) RunOnce(ctx context.Context) (int, error) {
 	var zd, fd []*task
 	for _, t := range tasks {
 		switch {
-		case !t.ok():
+		case !t.ok(), t.provisional, t.stale:
 		case len(t.add) == 0 && len(t.remove) == 0 && !t.needNote:
 			// Nothing to send: the echo of our own write ends here.
 			t.tagsDone = true
@@ -446,6 +451,16 @@ func (w *Worker) prepare(ctx context.Context, jobs []store.QueuedJob) ([]*task, 
 			return nil, err
 		}
 		t.c = c
+		// A Freshdesk webhook is only a trigger: until the ticket job has read
+		// the ticket (which sets updated_at), the contact's creation time is
+		// the webhook's arrival, and a verdict on it can be wrong, e.g. an old
+		// ticket judged a repeat. A note cannot be taken back, so nothing is
+		// written before the read; the evaluation after it queues the job again.
+		t.provisional = t.src == recontact.SourceFreshdesk && c.UpdatedAt.IsZero()
+		// A change not yet evaluated (e.g. the API read just landed) can turn
+		// the verdict; writing the old one could leave a note that cannot be
+		// taken back. The evaluator is moments behind, so wait for it.
+		t.stale = !c.Evaluated
 		t.written = slices.Clone(c.TagsWritten)
 		t.noteWritten = c.NoteWritten
 		t.desired = DesiredTags(c, w.tags)
@@ -476,6 +491,29 @@ func (w *Worker) finish(ctx context.Context, t *task) error {
 		}
 	}
 	switch {
+	case t.stale && !t.provisional && t.terminal == "" && t.err == nil:
+		// Not an attempt that failed: no dead letter, however long it waits.
+		for _, j := range t.jobs {
+			if err := w.store.Retry(ctx, j, w.now().Add(staleRecheck), errors.New("waiting for the evaluation"), 0); err != nil {
+				errs = append(errs, fmt.Errorf("job %d: %w", j.ID, err))
+			}
+		}
+	case t.provisional && t.terminal == "" && t.err == nil:
+		deferred, err := w.store.DeferWriteback(ctx, t.src, t.id, "waiting for the ticket's API read")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("defer write-back of %s:%s: %w", t.src, t.id, err))
+			break
+		}
+		for _, j := range t.jobs {
+			if deferred {
+				err = w.store.Complete(ctx, j.ID)
+			} else { // the read landed meanwhile: run again with what it said
+				err = w.store.Retry(ctx, j, w.now(), errors.New("the ticket was read meanwhile"), 0)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("job %d: %w", j.ID, err))
+			}
+		}
 	case t.terminal != "":
 		log.Info("writeback skipped", slog.String("reason", t.terminal))
 		mark(t.written, t.noteWritten, "failed", t.terminal)

@@ -210,61 +210,133 @@ func (s *Store) upsertContact(ctx context.Context, tx *sqlx.Tx, in *recontact.Co
 	return s.afterContactChange(ctx, tx, old, r)
 }
 
-// afterContactChange queues what a change implies: when a ticket becomes
-// resolved, its reply and reopen counts are read from the helpdesk once.
+// afterContactChange queues what a change implies.
 func (s *Store) afterContactChange(ctx context.Context, tx *sqlx.Tx, old, r contactRow) error {
-	if r.ResolvedMS.Valid && !old.ResolvedMS.Valid && r.Source == string(recontact.SourceZendesk) {
-		return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobZendeskMetrics, Key: r.TicketID})
-	}
-	if r.ResolvedMS.Valid && !old.ResolvedMS.Valid && r.Source == string(recontact.SourceFreshdesk) {
-		return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobFreshdeskTicket, Key: r.TicketID})
+	for _, j := range changeJobs(old, r) {
+		if err := s.enqueue(ctx, tx, j); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-// resolveCustomer fills e-mail-less Zendesk contacts from the look-up caches,
-// or queues the look-up: event webhooks carry ids, not e-mails.
-func (s *Store) resolveCustomer(ctx context.Context, tx *sqlx.Tx, c *recontact.Contact) error {
-	if c.Source != recontact.SourceZendesk {
+// changeJobs are the jobs a change implies: when a ticket becomes resolved,
+// its reply and reopen counts are read from the helpdesk once.
+func changeJobs(old, r contactRow) []recontact.Job {
+	if !r.ResolvedMS.Valid || old.ResolvedMS.Valid {
 		return nil
 	}
-	if c.CustomerEmail == "" && c.RequesterID != "" {
-		var key string
-		err := tx.GetContext(ctx, &key, tx.Rebind(`SELECT customer_key FROM requesters WHERE source = ? AND requester_id = ?`), c.Source, c.RequesterID)
-		switch {
-		case err == nil:
-			if strings.Contains(key, "@") {
-				c.CustomerEmail = key
-			}
-		case errors.Is(err, sql.ErrNoRows):
-			if err := s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobZendeskRequester, Key: c.RequesterID}); err != nil {
-				return err
-			}
-		default:
-			return err
-		}
+	switch recontact.Source(r.Source) {
+	case recontact.SourceZendesk:
+		return []recontact.Job{{Kind: recontact.JobZendeskMetrics, Key: r.TicketID}}
+	case recontact.SourceFreshdesk:
+		return []recontact.Job{{Kind: recontact.JobFreshdeskTicket, Key: r.TicketID}}
 	}
-	if c.Partner == "" && c.OrgID != "" {
-		var partner string
-		err := tx.GetContext(ctx, &partner, tx.Rebind(`SELECT partner FROM orgs WHERE source = ? AND org_id = ?`), c.Source, c.OrgID)
-		switch {
-		case err == nil:
-			c.Partner = partner
-		case errors.Is(err, sql.ErrNoRows):
-			return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobZendeskOrg, Key: c.OrgID})
-		default:
+	return nil
+}
+
+// resolveCustomer fills an e-mail-less Zendesk contact from the look-up
+// caches, or queues the look-up.
+func (s *Store) resolveCustomer(ctx context.Context, tx *sqlx.Tx, c *recontact.Contact) error {
+	jobs, err := s.resolveCustomers(ctx, tx, []*recontact.Contact{c})
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := s.enqueue(ctx, tx, j); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// resolveCustomers fills e-mail-less Zendesk contacts from the look-up
+// caches (event webhooks carry ids, not e-mails), one query per cache for
+// all of them, and returns the look-ups to queue for what is not cached.
+func (s *Store) resolveCustomers(ctx context.Context, tx *sqlx.Tx, cs []*recontact.Contact) ([]recontact.Job, error) {
+	var requesters, orgs []string
+	for _, c := range cs {
+		if c.Source != recontact.SourceZendesk {
+			continue
+		}
+		if c.CustomerEmail == "" && c.RequesterID != "" {
+			requesters = append(requesters, c.RequesterID)
+		}
+		if c.Partner == "" && c.OrgID != "" {
+			orgs = append(orgs, c.OrgID)
+		}
+	}
+	keys, err := s.cached(ctx, tx, `SELECT requester_id, customer_key FROM requesters WHERE source = ? AND requester_id IN (?)`, requesters)
+	if err != nil {
+		return nil, err
+	}
+	partners, err := s.cached(ctx, tx, `SELECT org_id, partner FROM orgs WHERE source = ? AND org_id IN (?)`, orgs)
+	if err != nil {
+		return nil, err
+	}
+	var jobs []recontact.Job
+	for _, c := range cs {
+		if c.Source != recontact.SourceZendesk {
+			continue
+		}
+		if c.CustomerEmail == "" && c.RequesterID != "" {
+			key, ok := keys[c.RequesterID]
+			switch {
+			case !ok:
+				jobs = append(jobs, recontact.Job{Kind: recontact.JobZendeskRequester, Key: c.RequesterID})
+			case strings.Contains(key, "@"):
+				c.CustomerEmail = key
+			}
+		}
+		if c.Partner == "" && c.OrgID != "" {
+			if partner, ok := partners[c.OrgID]; ok {
+				c.Partner = partner
+			} else {
+				jobs = append(jobs, recontact.Job{Kind: recontact.JobZendeskOrg, Key: c.OrgID})
+			}
+		}
+	}
+	return jobs, nil
+}
+
+// cached reads id → value pairs of Zendesk look-up cache q for ids.
+func (s *Store) cached(ctx context.Context, tx *sqlx.Tx, q string, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	slices.Sort(ids)
+	for part := range slices.Chunk(slices.Compact(ids), rowsPerStatement) {
+		q, args, err := sqlx.In(q, recontact.SourceZendesk, part)
+		if err != nil {
+			return nil, err
+		}
+		rows, err := tx.QueryContext(ctx, tx.Rebind(q), args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			var id, v string
+			if err := rows.Scan(&id, &v); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[id] = v
+		}
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
 }
 
 // UpsertContact applies a snapshot read from a helpdesk API (enrichment,
 // backfill, reconciliation) through the same merge as webhooks.
 func (s *Store) UpsertContact(ctx context.Context, c *recontact.Contact) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		return s.upsertContact(ctx, tx, c, recontact.Activity{}, true, s.Now())
 	})
+	if err == nil {
+		s.notifyJobs()
+	}
+	return err
 }
 
 // SetCounts replaces a ticket's reply and reopen counts with the helpdesk's

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"github.com/recontact/recontact"
 	"github.com/recontact/recontact/metrics"
@@ -22,13 +23,32 @@ func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 	if err != nil {
 		return 0, classify(err)
 	}
-	for _, key := range keys {
-		if err := s.inTx(ctx, func(tx *sqlx.Tx) error { return s.evaluateCustomer(ctx, tx, key) }); err != nil {
+	// Many customers per transaction: one commit (one fsync, and on SQLite
+	// one turn of the write lock) for a burst. Sorted, so evaluators on
+	// several instances take the customers' advisory locks in one order.
+	slices.Sort(keys)
+	for part := range slices.Chunk(keys, evalPerTx) {
+		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
+			return s.evaluateCustomers(ctx, tx, part)
+		})
+		if err != nil && len(part) > 1 {
+			// One customer's failure must not hold back the others.
+			for _, key := range part {
+				if err = s.inTx(ctx, func(tx *sqlx.Tx) error { return s.evaluateCustomers(ctx, tx, []string{key}) }); err != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
 			return 0, err
 		}
 	}
 	return len(keys), nil
 }
+
+// evalPerTx is how many customers one evaluation transaction takes: large
+// enough to amortise the commit, small enough to hold locks briefly.
+const evalPerTx = 64
 
 // window is the widest reach of any rule: no contact's verdict depends on a
 // contact further than this from it (by created or resolved time).
@@ -36,61 +56,222 @@ func (s *Store) window() time.Duration {
 	return max(s.settings.RepeatWindow, s.settings.FCRWindow, s.settings.OrderWindow)
 }
 
-// lockCustomer serialises evaluators of one customer across instances. SQLite
-// transactions here already hold the single writer lock.
-func (s *Store) lockCustomer(ctx context.Context, tx *sqlx.Tx, key string) error {
+// lockCustomers serialises evaluators of the same customers across
+// instances, taking the advisory locks in sorted order so two evaluators
+// cannot deadlock. SQLite transactions here already hold the single writer
+// lock.
+func (s *Store) lockCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) error {
 	if s.dialect != Postgres {
 		return nil
 	}
-	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext($1))`, key)
+	// The sorted subquery fixes the order the outer aggregate takes them in.
+	// Verdicts are derived data: an evaluation lost in a crash leaves its
+	// contacts dirty (the flag is cleared in the same transaction), so they
+	// are judged again. Its commit need not wait for the WAL flush, which
+	// is most of a single evaluation's time.
+	_, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true),
+	(SELECT COUNT(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) sorted)`, pq.Array(keys))
 	return err
 }
 
-// evaluateCustomer recomputes the verdicts that the customer's dirty contacts
-// can affect. It reads only this customer's rows inside the windows around the
-// changes (index contacts_customer), never the table.
-func (s *Store) evaluateCustomer(ctx context.Context, tx *sqlx.Tx, key string) error {
-	if err := s.lockCustomer(ctx, tx, key); err != nil {
+// span is the part of one customer's history an evaluation reads: changes
+// happened around [lo, hi], and rows in [from, to] give them their context.
+type span struct {
+	key              string
+	lo, hi, from, to int64
+}
+
+// evaluateCustomers recomputes the verdicts that these customers' dirty
+// contacts can affect. It reads only their rows inside the windows around
+// the changes (index contacts_customer), never the table, with one query per
+// kind of read for all of them.
+func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) error {
+	if err := s.lockCustomers(ctx, tx, keys); err != nil {
 		return err
 	}
-	var dirty []contactRow
-	if err := tx.SelectContext(ctx, &dirty, tx.Rebind(`SELECT `+contactColumns+` FROM contacts WHERE customer_key = ? AND dirty = 1`), key); err != nil {
+	dirty, err := selectByKey(ctx, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
+	if err != nil {
 		return err
 	}
-	if len(dirty) == 0 {
+	// Verdicts within w of a change may change and each of those needs
+	// context within w on either side.
+	w := s.window().Milliseconds()
+	var spans []span
+	for _, key := range keys {
+		d := dirty[key]
+		if len(d) == 0 {
+			continue
+		}
+		sp := span{key: key, lo: d[0].CreatedMS, hi: d[0].CreatedMS}
+		for _, r := range d {
+			sp.lo = min(sp.lo, r.CreatedMS)
+			sp.hi = max(sp.hi, r.CreatedMS, r.ResolvedMS.Int64)
+		}
+		sp.from, sp.to = sp.lo-2*w, sp.hi+2*w
+		spans = append(spans, sp)
+	}
+	if len(spans) == 0 {
 		return nil
 	}
-	// Changes happened around [lo, hi]; verdicts within w of it may change and
-	// each of those needs context within w on either side.
-	w := s.window().Milliseconds()
-	lo, hi := dirty[0].CreatedMS, dirty[0].CreatedMS
-	for _, r := range dirty {
-		lo = min(lo, r.CreatedMS)
-		hi = max(hi, r.CreatedMS, r.ResolvedMS.Int64)
-	}
-	from, to := lo-2*w, hi+2*w
-	rows, err := s.customerContacts(ctx, tx, key, from, to)
+	rows, err := s.spanContacts(ctx, tx, spans)
 	if err != nil {
 		return err
 	}
 	// A contact resolved late needs the contacts up to its resolution + w.
-	if need := maxResolved(rows) + w; need > to {
-		to = need
-		if rows, err = s.customerContacts(ctx, tx, key, from, to); err != nil {
+	var wider []span
+	for i := range spans {
+		if need := maxResolved(rows[spans[i].key]) + w; need > spans[i].to {
+			spans[i].to = need
+			wider = append(wider, spans[i])
+		}
+	}
+	if len(wider) > 0 {
+		more, err := s.spanContacts(ctx, tx, wider)
+		if err != nil {
 			return err
+		}
+		for _, sp := range wider {
+			rows[sp.key] = more[sp.key]
 		}
 	}
 	// The cohort pointers (previous two contacts) need an unbroken run by
 	// creation time: the two contacts before the span, all inside, two after.
-	var before, after []contactRow
-	if err := tx.SelectContext(ctx, &before, tx.Rebind(`SELECT `+contactColumns+` FROM contacts
-WHERE customer_key = ? AND created_ms < ? ORDER BY created_ms DESC LIMIT 2`), key, from); err != nil {
+	before, err := s.neighbours(ctx, tx, spans, true)
+	if err != nil {
 		return err
 	}
-	if err := tx.SelectContext(ctx, &after, tx.Rebind(`SELECT `+contactColumns+` FROM contacts
-WHERE customer_key = ? AND created_ms > ? ORDER BY created_ms LIMIT 2`), key, to); err != nil {
+	after, err := s.neighbours(ctx, tx, spans, false)
+	if err != nil {
 		return err
 	}
+	bookings, err := selectByKey(ctx, tx, `SELECT `+bookingColumns+` FROM bookings WHERE customer_key IN (?)`, keys,
+		func(b bookingRow) string { return b.CustomerKey })
+	if err != nil {
+		return err
+	}
+	var vs []verdict
+	for _, sp := range spans {
+		vs = s.judge(sp, rows[sp.key], before[sp.key], after[sp.key], bookings[sp.key], vs)
+	}
+	return s.writeVerdicts(ctx, tx, vs)
+}
+
+func contactKey(r contactRow) string { return r.CustomerKey }
+
+// selectByKey runs q, which has one "IN (?)" for keys, and groups the rows.
+func selectByKey[T any](ctx context.Context, tx *sqlx.Tx, q string, keys []string, key func(T) string) (map[string][]T, error) {
+	out := map[string][]T{}
+	for part := range slices.Chunk(keys, rowsPerStatement) {
+		q, args, err := sqlx.In(q, part)
+		if err != nil {
+			return nil, err
+		}
+		var rows []T
+		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
+			return nil, err
+		}
+		for _, r := range rows {
+			out[key(r)] = append(out[key(r)], r)
+		}
+	}
+	return out, nil
+}
+
+// The span reads, one customer at a time. PostgreSQL runs them for all
+// customers in one statement (a lateral join over arrays: one round trip, one
+// plan); SQLite, in process, runs one prepared statement per customer.
+const (
+	spanSQL = `SELECT ` + contactColumns + ` FROM contacts
+WHERE customer_key = ? AND ((created_ms BETWEEN ? AND ?) OR (resolved_ms BETWEEN ? AND ?))`
+	beforeSQL = `SELECT ` + contactColumns + ` FROM contacts WHERE customer_key = ? AND created_ms < ? ORDER BY created_ms DESC LIMIT 2`
+	afterSQL  = `SELECT ` + contactColumns + ` FROM contacts WHERE customer_key = ? AND created_ms > ? ORDER BY created_ms LIMIT 2`
+
+	pgSpanSQL = `SELECT c.* FROM unnest($1::text[], $2::bigint[], $3::bigint[]) AS s(key, lo, hi)
+CROSS JOIN LATERAL (SELECT ` + contactColumns + ` FROM contacts
+	WHERE customer_key = s.key AND ((created_ms BETWEEN s.lo AND s.hi) OR (resolved_ms BETWEEN s.lo AND s.hi))) c`
+	pgBeforeSQL = `SELECT c.* FROM unnest($1::text[], $2::bigint[]) AS s(key, at)
+CROSS JOIN LATERAL (SELECT ` + contactColumns + ` FROM contacts
+	WHERE customer_key = s.key AND created_ms < s.at ORDER BY created_ms DESC LIMIT 2) c`
+	pgAfterSQL = `SELECT c.* FROM unnest($1::text[], $2::bigint[]) AS s(key, at)
+CROSS JOIN LATERAL (SELECT ` + contactColumns + ` FROM contacts
+	WHERE customer_key = s.key AND created_ms > s.at ORDER BY created_ms LIMIT 2) c`
+)
+
+// spanContacts reads each span's customer's contacts created or resolved in
+// [from, to].
+func (s *Store) spanContacts(ctx context.Context, tx *sqlx.Tx, spans []span) (map[string][]contactRow, error) {
+	if s.dialect == Postgres {
+		keys, from, to := make([]string, len(spans)), make([]int64, len(spans)), make([]int64, len(spans))
+		for i, sp := range spans {
+			keys[i], from[i], to[i] = sp.key, sp.from, sp.to
+		}
+		return groupRows(ctx, tx, pgSpanSQL, pq.Array(keys), pq.Array(from), pq.Array(to))
+	}
+	return perSpan(ctx, tx, spanSQL, spans, func(sp span) []any { return []any{sp.key, sp.from, sp.to, sp.from, sp.to} })
+}
+
+// neighbours reads, per span, the customer's two contacts created just
+// before from (before) or just after to.
+func (s *Store) neighbours(ctx context.Context, tx *sqlx.Tx, spans []span, before bool) (map[string][]contactRow, error) {
+	at := func(sp span) int64 {
+		if before {
+			return sp.from
+		}
+		return sp.to
+	}
+	if s.dialect == Postgres {
+		keys, ats := make([]string, len(spans)), make([]int64, len(spans))
+		for i, sp := range spans {
+			keys[i], ats[i] = sp.key, at(sp)
+		}
+		q := pgAfterSQL
+		if before {
+			q = pgBeforeSQL
+		}
+		return groupRows(ctx, tx, q, pq.Array(keys), pq.Array(ats))
+	}
+	q := afterSQL
+	if before {
+		q = beforeSQL
+	}
+	return perSpan(ctx, tx, q, spans, func(sp span) []any { return []any{sp.key, at(sp)} })
+}
+
+// groupRows runs one query and groups its contacts by customer.
+func groupRows(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (map[string][]contactRow, error) {
+	var rows []contactRow
+	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+		return nil, err
+	}
+	out := map[string][]contactRow{}
+	for _, r := range rows {
+		out[r.CustomerKey] = append(out[r.CustomerKey], r)
+	}
+	return out, nil
+}
+
+// perSpan runs prepared statement q once per span.
+func perSpan(ctx context.Context, tx *sqlx.Tx, q string, spans []span, args func(span) []any) (map[string][]contactRow, error) {
+	st, err := tx.PreparexContext(ctx, tx.Rebind(q))
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	out := map[string][]contactRow{}
+	for _, sp := range spans {
+		var rows []contactRow
+		if err := st.SelectContext(ctx, &rows, args(sp)...); err != nil {
+			return nil, err
+		}
+		out[sp.key] = rows
+	}
+	return out, nil
+}
+
+// judge evaluates one customer's span and returns the contacts to update.
+func (s *Store) judge(sp span, rows, before, after []contactRow, brows []bookingRow, out []verdict) []verdict {
+	w := s.window().Milliseconds()
+	lo, hi, from := sp.lo, sp.hi, sp.from
 	chain := slices.Clone(before)
 	for _, r := range rows {
 		if r.CreatedMS >= from {
@@ -116,12 +297,8 @@ WHERE customer_key = ? AND created_ms > ? ORDER BY created_ms LIMIT 2`), key, to
 		prev[chain[i].ID] = p
 	}
 
-	all := appendNew(rows, chain...)
+	all := appendNew(slices.Clone(rows), chain...)
 	sortRows(all)
-	var brows []bookingRow
-	if err := tx.SelectContext(ctx, &brows, tx.Rebind(`SELECT `+bookingColumns+` FROM bookings WHERE customer_key = ?`), key); err != nil {
-		return err
-	}
 	bookings := make([]recontact.Booking, len(brows))
 	for i := range brows {
 		bookings[i] = brows[i].booking()
@@ -154,13 +331,61 @@ WHERE customer_key = ? AND created_ms > ? ORDER BY created_ms LIMIT 2`), key, to
 		if r == old && old.Dirty == 0 {
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, tx.Rebind(`
-UPDATE contacts SET repeat_contact = ?, previous = ?, fcr = ?, stage = ?, followed = ?, prev_ms = ?, prev2_ms = ?,
+		out = append(out, verdict{old, r})
+	}
+	return out
+}
+
+// verdict is a contact before and after evaluation.
+type verdict struct{ old, r contactRow }
+
+// A verdict clears dirty only if no change came in since the row was read.
+const (
+	verdictSQL = `UPDATE contacts SET repeat_contact = ?, previous = ?, fcr = ?, stage = ?, followed = ?, prev_ms = ?, prev2_ms = ?,
 	dirty = CASE WHEN version = ? THEN 0 ELSE dirty END
-WHERE id = ?`), r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed, r.PrevMS, r.Prev2MS, old.Version, r.ID); err != nil {
+WHERE id = ?`
+	pgVerdictSQL = `UPDATE contacts SET repeat_contact = v.repeat_contact, previous = v.previous, fcr = v.fcr, stage = v.stage,
+	followed = v.followed, prev_ms = v.prev_ms, prev2_ms = v.prev2_ms,
+	dirty = CASE WHEN contacts.version = v.version THEN 0 ELSE contacts.dirty END
+FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::bigint[], $8::bigint[], $9::bigint[])
+	AS v(id, repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms, version)
+WHERE contacts.id = v.id`
+)
+
+// writeVerdicts stores verdicts (in one statement on PostgreSQL, a prepared
+// one per row on SQLite) and queues the write-backs they imply.
+func (s *Store) writeVerdicts(ctx context.Context, tx *sqlx.Tx, vs []verdict) error {
+	if len(vs) == 0 {
+		return nil
+	}
+	if s.dialect == Postgres {
+		n := len(vs)
+		ids, rep, prev, fcr, stage, fol := make([]int64, n), make([]int, n), make([]string, n), make([]string, n), make([]string, n), make([]int, n)
+		p1, p2, ver := make([]sql.NullInt64, n), make([]sql.NullInt64, n), make([]int64, n)
+		for i, v := range vs {
+			r := v.r
+			ids[i], rep[i], prev[i], fcr[i], stage[i], fol[i] = r.ID, r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed
+			p1[i], p2[i], ver[i] = r.PrevMS, r.Prev2MS, v.old.Version
+		}
+		if _, err := tx.ExecContext(ctx, pgVerdictSQL, pq.Array(ids), pq.Array(rep), pq.Array(prev), pq.Array(fcr),
+			pq.Array(stage), pq.Array(fol), pq.Array(p1), pq.Array(p2), pq.Array(ver)); err != nil {
 			return err
 		}
-		if err := s.afterVerdict(ctx, tx, old, r); err != nil {
+	} else {
+		st, err := tx.PreparexContext(ctx, verdictSQL)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, v := range vs {
+			r := v.r
+			if _, err := st.ExecContext(ctx, r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed, r.PrevMS, r.Prev2MS, v.old.Version, r.ID); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range vs {
+		if err := s.afterVerdict(ctx, tx, v.old, v.r); err != nil {
 			return err
 		}
 	}
@@ -181,13 +406,6 @@ func (s *Store) afterVerdict(ctx context.Context, tx *sqlx.Tx, old, r contactRow
 		return err
 	}
 	return s.enqueue(ctx, tx, recontact.Job{Kind: recontact.JobWriteback, Key: r.Source + ":" + r.TicketID})
-}
-
-func (s *Store) customerContacts(ctx context.Context, tx *sqlx.Tx, key string, lo, hi int64) ([]contactRow, error) {
-	var rows []contactRow
-	err := tx.SelectContext(ctx, &rows, tx.Rebind(`SELECT `+contactColumns+` FROM contacts
-WHERE customer_key = ? AND ((created_ms BETWEEN ? AND ?) OR (resolved_ms BETWEEN ? AND ?))`), key, lo, hi, lo, hi)
-	return rows, err
 }
 
 func maxResolved(rows []contactRow) int64 {

@@ -36,9 +36,10 @@ type FixtureContact struct {
 // Rows are written in the order given, which becomes their physical order:
 // pass them oldest first, as live traffic would arrive, or range scans over
 // created_ms read far more pages than they would in production. booking_days
-// is computed here and added to what is stored, so LoadFixture may be called
-// again with more rows (ids must not repeat). If it fails, throw the database
-// away: part of the rows may be in.
+// is computed here and added to what is stored, and the contact rollups are
+// rebuilt from all rows (the triggers are off meanwhile), so LoadFixture may
+// be called again with more rows (ids must not repeat). If it fails, throw
+// the database away: part of the rows may be in.
 func (s *Store) LoadFixture(ctx context.Context, contacts []FixtureContact, bookings []recontact.Booking) error {
 	err := s.withoutIndexes(ctx, "contacts", func() error {
 		return s.bulkInsert(ctx, "contacts", fixtureContactColumns, len(contacts), func(i int, row []any) {
@@ -59,6 +60,14 @@ func (s *Store) LoadFixture(ctx context.Context, contacts []FixtureContact, book
 	if err := s.addBookingDays(ctx, bookingDays(bookings)); err != nil {
 		return fmt.Errorf("load booking_days: %w", err)
 	}
+	// The triggers were off during the load: mark every day and fill the
+	// contact rollups from the rows in one pass.
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO rollup_stale (day) SELECT DISTINCT created_ms / 86400000 FROM contacts`); err != nil {
+		return fmt.Errorf("load rollups: %w", classify(err))
+	}
+	if err := s.refreshRollups(ctx); err != nil {
+		return fmt.Errorf("load rollups: %w", err)
+	}
 	if err := s.analyze(ctx); err != nil {
 		return fmt.Errorf("analyze: %w", err)
 	}
@@ -69,7 +78,9 @@ func (s *Store) LoadFixture(ctx context.Context, contacts []FixtureContact, book
 // them again afterwards, even when load fails: one sorted build is many times
 // faster than keeping indexes on random keys (customer_key) in step row by
 // row. Indexes that enforce a constraint stay. The definitions are read from
-// the catalog, so the migrations remain their only source.
+// the catalog, so the migrations remain their only source. The table's
+// triggers are off meanwhile too (they would look rows up in the dropped
+// indexes); the caller redoes their work.
 func (s *Store) withoutIndexes(ctx context.Context, table string, load func() error) error {
 	defs, err := s.secondaryIndexes(ctx, table)
 	if err != nil {
@@ -77,9 +88,13 @@ func (s *Store) withoutIndexes(ctx context.Context, table string, load func() er
 	}
 	err = s.inTx(ctx, func(tx *sqlx.Tx) error {
 		for name := range defs {
-			if _, err := tx.ExecContext(ctx, `DROP INDEX `+name); err != nil {
+			if _, err := tx.ExecContext(ctx, `DROP `+defs[name].kind+` `+name); err != nil {
 				return err
 			}
+		}
+		if s.dialect == Postgres {
+			_, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` DISABLE TRIGGER USER`)
+			return err
 		}
 		return nil
 	})
@@ -95,9 +110,13 @@ func (s *Store) withoutIndexes(ctx context.Context, table string, load func() er
 			}
 		}
 		for _, name := range slices.Sorted(maps.Keys(defs)) {
-			if _, err := tx.ExecContext(ctx, defs[name]); err != nil {
-				return fmt.Errorf("rebuild index %s: %w", name, err)
+			if _, err := tx.ExecContext(ctx, defs[name].sql); err != nil {
+				return fmt.Errorf("rebuild %s %s: %w", defs[name].kind, name, err)
 			}
+		}
+		if s.dialect == Postgres {
+			_, err := tx.ExecContext(ctx, `ALTER TABLE `+table+` ENABLE TRIGGER USER`)
+			return err
 		}
 		return nil
 	})
@@ -107,25 +126,31 @@ func (s *Store) withoutIndexes(ctx context.Context, table string, load func() er
 	return err
 }
 
+// schemaObject is a dropped index or (SQLite) trigger and how to recreate it.
+type schemaObject struct{ kind, sql string }
+
 // secondaryIndexes maps the name of each of table's indexes that no
-// constraint (primary key, UNIQUE) owns to the statement that creates it.
-func (s *Store) secondaryIndexes(ctx context.Context, table string) (map[string]string, error) {
-	q := `SELECT name, sql AS def FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL`
+// constraint (primary key, UNIQUE) owns, and on SQLite of its triggers
+// (which cannot be disabled there), to the statement that creates it.
+func (s *Store) secondaryIndexes(ctx context.Context, table string) (map[string]schemaObject, error) {
+	q := `SELECT name, upper(type) AS kind, sql AS def FROM sqlite_master
+WHERE type IN ('index', 'trigger') AND tbl_name = ? AND sql IS NOT NULL`
 	if s.dialect == Postgres {
-		q = `SELECT c.relname AS name, pg_get_indexdef(i.indexrelid) AS def
+		q = `SELECT c.relname AS name, 'INDEX' AS kind, pg_get_indexdef(i.indexrelid) AS def
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
 WHERE i.indrelid = $1::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)`
 	}
 	var rows []struct {
 		Name string `db:"name"`
+		Kind string `db:"kind"`
 		Def  string `db:"def"`
 	}
 	if err := s.db.SelectContext(ctx, &rows, q, table); err != nil {
 		return nil, err
 	}
-	defs := map[string]string{}
+	defs := map[string]schemaObject{}
 	for _, r := range rows {
-		defs[r.Name] = r.Def
+		defs[r.Name] = schemaObject{r.Kind, r.Def}
 	}
 	return defs, nil
 }
@@ -339,7 +364,7 @@ func (s *Store) insertBatches(ctx context.Context, table string, cols []string, 
 func (s *Store) analyze(ctx context.Context) error {
 	stmts := []string{`ANALYZE`, `PRAGMA wal_checkpoint(TRUNCATE)`}
 	if s.dialect == Postgres {
-		stmts = []string{`VACUUM (ANALYZE) contacts, bookings, booking_days`}
+		stmts = []string{`VACUUM (ANALYZE) contacts, bookings, booking_days, contact_days, contact_totals, booking_totals, customer_links, partner_links`}
 	}
 	for _, q := range stmts {
 		if _, err := s.db.ExecContext(ctx, q); err != nil {

@@ -13,9 +13,9 @@ import (
 )
 
 // groupCommitter turns concurrent Ingest calls into one transaction per batch:
-// one commit (one fsync) acknowledges many deliveries. Each delivery runs under
-// its own savepoint, so a bad one fails alone; each caller returns only after
-// the commit that holds its delivery.
+// one commit (one fsync) acknowledges many deliveries, written with a few set
+// statements (see commitBatch); a bad delivery fails alone, and each caller
+// returns only after the commit that holds its delivery.
 type groupCommitter struct {
 	s    *Store
 	reqs chan *ingestReq
@@ -114,16 +114,81 @@ func rowKey(d *recontact.Delivery) string {
 }
 
 func (g *groupCommitter) commit(batch []*ingestReq) {
-	slices.SortFunc(batch, lockOrder)
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	results := make([]ingestResult, len(batch))
-	tx, err := g.s.db.BeginTxx(ctx, nil)
+	results, err := g.s.commitBatch(ctx, batch, false)
 	if err != nil {
-		for _, r := range batch {
-			r.res <- ingestResult{err: classify(err)}
-		}
+		fail(batch, results, classify(err))
 		return
+	}
+	for i, r := range batch {
+		r.res <- results[i]
+	}
+}
+
+// commitBatch sorts batch into lock order and commits it in one transaction;
+// results follow the sorted order. A non-nil error means nothing committed.
+// With atomic, one invalid delivery fails the whole batch; otherwise it fails
+// alone. The set path (a few multi-row statements for the whole batch) runs
+// first; when it cannot finish, the per-delivery path runs the batch again.
+func (s *Store) commitBatch(ctx context.Context, batch []*ingestReq, atomic bool) ([]ingestResult, error) {
+	slices.SortFunc(batch, lockOrder)
+	results, queued, err := s.commitSet(ctx, batch, atomic)
+	if err == nil {
+		if queued > 0 {
+			s.notifyJobs()
+		}
+		return results, nil
+	}
+	if atomic {
+		for _, r := range results {
+			if r.err != nil {
+				return results, r.err
+			}
+		}
+	}
+	// The database is gone or the caller's time is up: the slow path would
+	// fail the same way. A deadlock or a race goes on to it.
+	if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
+		return results, err
+	}
+	results, err = s.commitSavepoints(ctx, batch, atomic)
+	if err == nil {
+		s.notifyJobs()
+	}
+	return results, err
+}
+
+// commitSet runs the set path in a transaction of its own.
+func (s *Store) commitSet(ctx context.Context, batch []*ingestReq, atomic bool) ([]ingestResult, int, error) {
+	results := make([]ingestResult, len(batch))
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return results, 0, err
+	}
+	defer tx.Rollback()
+	queued, err := s.ingestSet(ctx, tx, batch, results)
+	if err != nil {
+		return results, 0, err
+	}
+	if atomic {
+		for _, r := range results {
+			if r.err != nil {
+				return results, 0, r.err
+			}
+		}
+	}
+	return results, queued, tx.Commit()
+}
+
+// commitSavepoints applies the batch one delivery at a time, each under its
+// own savepoint, so a delivery that fails (or deadlocks and is retried)
+// undoes only its own writes.
+func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic bool) ([]ingestResult, error) {
+	results := make([]ingestResult, len(batch))
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return results, err
 	}
 	defer tx.Rollback()
 	for i, r := range batch {
@@ -136,36 +201,31 @@ func (g *groupCommitter) commit(batch []*ingestReq) {
 			results[i].err = classify(err)
 			continue
 		}
-		dup, err := g.s.ingest(ctx, tx, r.d)
+		dup, err := s.ingest(ctx, tx, r.d)
 		// A deadlock with another batch undid only this savepoint: try again.
 		for attempt := 0; retryable(err) && attempt < 3; attempt++ {
 			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
 				break
 			}
-			dup, err = g.s.ingest(ctx, tx, r.d)
+			dup, err = s.ingest(ctx, tx, r.d)
 		}
 		if err != nil {
 			results[i].err = classify(err)
+			if atomic {
+				return results, results[i].err
+			}
 			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
 				// The transaction is unusable: nothing of this batch commits.
-				fail(batch, results, classify(errors.Join(err, rbErr)))
-				return
+				return results, errors.Join(err, rbErr)
 			}
 			continue
 		}
 		results[i].duplicate = dup
 		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
-			fail(batch, results, classify(err))
-			return
+			return results, err
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		fail(batch, results, classify(err))
-		return
-	}
-	for i, r := range batch {
-		r.res <- results[i]
-	}
+	return results, tx.Commit()
 }
 
 // fail answers every request of a batch that did not commit.

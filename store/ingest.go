@@ -23,6 +23,9 @@ func (s *Store) Ingest(ctx context.Context, d *recontact.Delivery) (duplicate bo
 		duplicate, err = s.ingest(ctx, tx, d)
 		return err
 	})
+	if err == nil && !duplicate {
+		s.notifyJobs()
+	}
 	return duplicate, err
 }
 

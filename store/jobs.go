@@ -60,7 +60,7 @@ ON CONFLICT (kind, key) WHERE state = 'pending' DO NOTHING`), j.Kind, j.Key, str
 
 // Enqueue adds jobs outside a delivery (timers, admin actions).
 func (s *Store) Enqueue(ctx context.Context, jobs ...recontact.Job) error {
-	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+	err := s.inTx(ctx, func(tx *sqlx.Tx) error {
 		for _, j := range jobs {
 			if err := s.enqueue(ctx, tx, j); err != nil {
 				return err
@@ -68,11 +68,20 @@ func (s *Store) Enqueue(ctx context.Context, jobs ...recontact.Job) error {
 		}
 		return nil
 	})
+	if err == nil {
+		s.notifyJobs()
+	}
+	return err
 }
 
 // Claim takes up to n due jobs of the given kinds for lease. On PostgreSQL,
 // SKIP LOCKED lets several instances claim side by side without waiting on or
 // double-taking each other's rows; SQLite has one writer, so plain is enough.
+// A pending job whose twin (same kind and key) is running under a live lease
+// waits for it: two workers on one ticket at once would each act on what the
+// other has not recorded yet (write-back would add fcr and not_fcr). The
+// running keys are one uncorrelated set, built once per claim: a correlated
+// probe per candidate costs a second per claim with 10,000 jobs pending.
 func (s *Store) Claim(ctx context.Context, kinds []string, n int, lease time.Duration) ([]QueuedJob, error) {
 	now := s.Now()
 	skip := ""
@@ -83,9 +92,11 @@ func (s *Store) Claim(ctx context.Context, kinds []string, n int, lease time.Dur
 UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until_ms = ?, updated_ms = ?
 WHERE id IN (
 	SELECT id FROM jobs
-	WHERE kind IN (?) AND ((state = 'pending' AND run_at_ms <= ?) OR (state = 'running' AND locked_until_ms < ?))
+	WHERE kind IN (?) AND ((state = 'pending' AND run_at_ms <= ? AND kind || ' ' || key NOT IN (SELECT kind || ' ' || key FROM jobs
+		WHERE kind IN (?) AND state = 'running' AND locked_until_ms >= ?))
+		OR (state = 'running' AND locked_until_ms < ?))
 	ORDER BY run_at_ms, id LIMIT ?`+skip+`)
-RETURNING `+jobColumns, ms(now.Add(lease)), ms(now), kinds, ms(now), ms(now), n)
+RETURNING `+jobColumns, ms(now.Add(lease)), ms(now), kinds, ms(now), kinds, ms(now), ms(now), n)
 	if err != nil {
 		return nil, err
 	}

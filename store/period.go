@@ -26,6 +26,9 @@ func (s *Store) Period(ctx context.Context, q PeriodQuery) (metrics.Totals, []me
 	if !metrics.ValidGroupBy(q.GroupBy) {
 		return metrics.Totals{}, nil, recontact.Errorf(recontact.EInvalid, "unknown group_by "+q.GroupBy)
 	}
+	if err := s.refreshRollups(ctx); err != nil {
+		return metrics.Totals{}, nil, err
+	}
 	totals, err := s.cohort(ctx, q.From, q.To, q.Partner)
 	if err != nil {
 		return totals, nil, err
@@ -90,8 +93,12 @@ func (c counts) totals() metrics.Totals {
 		Resolved: c.Resolved, FirstContactResolved: c.FirstContactResolved, ContactsFollowedByOrder: c.Followed}
 }
 
-// cohort counts one period, for all partners or one.
+// cohort counts one period, for all partners or one: whole days from the
+// rollups, other periods from the rows.
 func (s *Store) cohort(ctx context.Context, from, to time.Time, partner string) (metrics.Totals, error) {
+	if dayAligned(from) && dayAligned(to) {
+		return s.cohortFromRollups(ctx, from, to, partner)
+	}
 	if partner != "" {
 		rows, err := s.grouped(ctx, "partner", from, to, partner)
 		if err != nil || len(rows) == 0 {
@@ -118,7 +125,18 @@ func (s *Store) grouped(ctx context.Context, column string, from, to time.Time, 
 // keyGroups groups by partner, channel or stage. Channel and stage groups
 // share the period's bookings: bookings carry neither.
 func (s *Store) keyGroups(ctx context.Context, q PeriodQuery, periodBookings int) ([]metrics.Group, error) {
-	rows, err := s.grouped(ctx, q.GroupBy, q.From, q.To, q.Partner)
+	var rows []counts
+	var err error
+	if q.GroupBy == metrics.GroupPartner && dayAligned(q.From) && dayAligned(q.To) {
+		var byPartner map[string]counts
+		byPartner, err = s.rollupCounts(ctx, q.From, q.To, q.Partner, true)
+		for p, c := range byPartner {
+			c.G = sql.NullString{String: p, Valid: true}
+			rows = append(rows, c)
+		}
+	} else {
+		rows, err = s.grouped(ctx, q.GroupBy, q.From, q.To, q.Partner)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -201,7 +219,7 @@ func (s *Store) timeGroups(ctx context.Context, q PeriodQuery) ([]metrics.Group,
 // bookingsIn counts non-cancelled bookings made in [from, to): whole UTC days
 // from booking_days, the partial days at either end from the rows.
 func (s *Store) bookingsIn(ctx context.Context, from, to time.Time, partner string) (int, error) {
-	byPartner, err := s.bookingCounts(ctx, from, to, partner)
+	byPartner, err := s.bookingCounts(ctx, from, to, partner, partner == "")
 	if err != nil {
 		return 0, err
 	}
@@ -213,10 +231,12 @@ func (s *Store) bookingsIn(ctx context.Context, from, to time.Time, partner stri
 }
 
 func (s *Store) bookingsByPartner(ctx context.Context, from, to time.Time) (map[string]int, error) {
-	return s.bookingCounts(ctx, from, to, "")
+	return s.bookingCounts(ctx, from, to, "", false)
 }
 
-func (s *Store) bookingCounts(ctx context.Context, from, to time.Time, partner string) (map[string]int, error) {
+// bookingCounts counts per partner, or with total all partners together
+// under "" (whole days then come from booking_totals: one row a day).
+func (s *Store) bookingCounts(ctx context.Context, from, to time.Time, partner string, total bool) (map[string]int, error) {
 	out := map[string]int{}
 	if !from.Before(to) {
 		return out, nil
@@ -247,7 +267,15 @@ func (s *Store) bookingCounts(ctx context.Context, from, to time.Time, partner s
 	if !firstDay.Before(lastDay) { // within one day: rows only
 		return out, add(raw, ms(from), ms(to))
 	}
-	if err := add(`SELECT partner, SUM(bookings) AS n FROM booking_days WHERE day >= ? AND day < ?`, day(firstDay), day(lastDay)); err != nil {
+	if total {
+		var n int
+		err := s.db.GetContext(ctx, &n, s.db.Rebind(`SELECT COALESCE(SUM(bookings), 0) FROM booking_totals WHERE day >= ? AND day < ?`),
+			ms(firstDay)/dayMS, ms(lastDay)/dayMS)
+		if err != nil {
+			return nil, classify(err)
+		}
+		out[""] += n
+	} else if err := add(`SELECT partner, SUM(bookings) AS n FROM booking_days WHERE day >= ? AND day < ?`, day(firstDay), day(lastDay)); err != nil {
 		return nil, err
 	}
 	if from.Before(firstDay) {

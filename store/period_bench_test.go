@@ -4,13 +4,16 @@ import (
 	"context"
 	"database/sql"
 	"maps"
+	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/recontact/recontact"
 	"github.com/recontact/recontact/bench/metricsgen"
 	"github.com/recontact/recontact/metrics"
 	"github.com/recontact/recontact/store"
@@ -229,8 +232,10 @@ func benchPeriod(b *testing.B, s *store.Store, q store.PeriodQuery) {
 // TestFixtureAgreesWithStore loads a small history (20k contacts) and checks
 // what the benchmark relies on: the plain SQL and Store.Period give the same
 // partner counts (so their timings compare like with like), and the
-// generator's verdicts and pointers are what the store's own evaluation
-// computes (so the fixture is a state live traffic could reach).
+// generator's verdicts and pointers are what the store computes, both when a
+// sample of customers arrives through Ingest in a shuffled order and when
+// loaded contacts are re-evaluated (so the fixture is a state live traffic
+// could reach).
 func TestFixtureAgreesWithStore(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads 20k contacts per store")
@@ -260,6 +265,13 @@ func TestFixtureAgreesWithStore(t *testing.T) {
 					}
 				}
 			}
+		})
+		t.Run("ingest", func(t *testing.T) {
+			fresh := storetest.SQLite(t, store.Options{Settings: f.Config.Settings})
+			if s.Dialect() == store.Postgres {
+				fresh = storetest.Postgres(t, store.Options{Settings: f.Config.Settings})
+			}
+			ingestedAgree(t, s, fresh, f)
 		})
 		t.Run("evaluation", func(t *testing.T) {
 			type verdict struct {
@@ -315,6 +327,114 @@ func TestFixtureAgreesWithStore(t *testing.T) {
 			}
 		})
 	})
+}
+
+// ingestedAgree replays a sample of the fixture's customers through the
+// webhook path (Ingest with one delivery per contact and per booking, in a
+// shuffled order, evaluating part-way as the live evaluator would) into a
+// fresh store, and checks each contact's verdict and cohort pointers equal
+// what LoadFixture stored in loaded.
+func ingestedAgree(t *testing.T, loaded, fresh *store.Store, f *metricsgen.Fixture) {
+	ctx := context.Background()
+	// One customer in fifty (one delivery is one commit, slow on
+	// PostgreSQL): per-customer evaluation makes any subset of customers a
+	// complete history of its own.
+	sampled := func(key string) bool {
+		return strings.HasSuffix(key, "07@example.com") || strings.HasSuffix(key, "57@example.com")
+	}
+	var events []*recontact.Delivery
+	for i := range f.Contacts {
+		fc := &f.Contacts[i]
+		if !sampled(fc.CustomerKey) {
+			continue
+		}
+		c := fc.Contact
+		events = append(events, &recontact.Delivery{Source: c.Source, Key: "c:" + c.TicketID, Body: []byte(`{}`),
+			Contact: &c, Activity: recontact.Activity{Replies: c.Replies, Reopens: c.Reopens}, ReportsActivity: true})
+	}
+	contacts := len(events)
+	for i := range f.Bookings {
+		if b := f.Bookings[i]; sampled(b.CustomerKey) {
+			events = append(events, &recontact.Delivery{Source: recontact.SourceBookings, Key: "b:" + b.ID, Body: []byte(`{}`), Booking: &b})
+		}
+	}
+	if contacts < 300 {
+		t.Fatalf("sampled %d contacts; want a real sample", contacts)
+	}
+	r := rand.New(rand.NewPCG(4, 2))
+	r.Shuffle(len(events), func(i, j int) { events[i], events[j] = events[j], events[i] })
+	for i, d := range events {
+		if _, err := fresh.Ingest(ctx, d); err != nil {
+			t.Fatalf("ingest %s: %v", d.Key, err)
+		}
+		if i%500 == 499 {
+			evaluateAll(t, fresh)
+		}
+	}
+	evaluateAll(t, fresh)
+
+	want, got := verdicts(t, loaded, sampled), verdicts(t, fresh, sampled)
+	if len(got) != contacts || len(want) != contacts {
+		t.Fatalf("%d contacts ingested, %d loaded; want %d", len(got), len(want), contacts)
+	}
+	diffs := 0
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if got[k] != want[k] {
+			if diffs++; diffs <= 5 {
+				t.Errorf("%s:\nfixture  %+v\ningested %+v", k, want[k], got[k])
+			}
+		}
+	}
+	if diffs > 0 {
+		t.Fatalf("%d of %d contacts differ", diffs, contacts)
+	}
+}
+
+// storedVerdict is what evaluation writes on a contact.
+type storedVerdict struct {
+	RepeatContact int           `db:"repeat_contact"`
+	Previous      string        `db:"previous"`
+	FCR           string        `db:"fcr"`
+	Stage         string        `db:"stage"`
+	Followed      int           `db:"followed"`
+	PrevMS        sql.NullInt64 `db:"prev_ms"`
+	Prev2MS       sql.NullInt64 `db:"prev2_ms"`
+}
+
+// verdicts reads the stored verdicts of the customers keep selects, by
+// source:ticket_id.
+func verdicts(t *testing.T, s *store.Store, keep func(customerKey string) bool) map[string]storedVerdict {
+	t.Helper()
+	var rows []struct {
+		Source      string `db:"source"`
+		TicketID    string `db:"ticket_id"`
+		CustomerKey string `db:"customer_key"`
+		storedVerdict
+	}
+	if err := s.DB().SelectContext(context.Background(), &rows, `SELECT source, ticket_id, customer_key,
+	repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms FROM contacts`); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]storedVerdict{}
+	for _, r := range rows {
+		if keep(r.CustomerKey) {
+			out[r.Source+":"+r.TicketID] = r.storedVerdict
+		}
+	}
+	return out
+}
+
+func evaluateAll(t *testing.T, s *store.Store) {
+	t.Helper()
+	for {
+		n, err := s.EvaluateDirty(context.Background(), 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			return
+		}
+	}
 }
 
 func at(rows []partnerCounts, i int) any {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -52,6 +53,8 @@ type Store struct {
 
 	group     *groupCommitter // nil: each Ingest commits alone
 	writeback map[recontact.Source]bool
+	jobs      chan struct{} // see JobsQueued
+	stmts     sync.Map      // query → *sqlx.Stmt, see prepared
 }
 
 // Options tune a Store.
@@ -137,8 +140,13 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if opt.Settings == (metrics.Settings{}) {
 		opt.Settings = metrics.DefaultSettings()
 	}
-	s := &Store{db: db, dialect: dialect, settings: opt.Settings, Now: time.Now, writeback: opt.Writeback}
+	s := &Store{db: db, dialect: dialect, settings: opt.Settings, Now: time.Now, writeback: opt.Writeback,
+		jobs: make(chan struct{}, 1)}
 	if err := s.Migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.checkSettings(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/recontact/recontact"
+	"github.com/recontact/recontact/metrics"
 	"github.com/recontact/recontact/store"
 )
 
@@ -27,8 +29,13 @@ type Metrics struct {
 	reconciled *prometheus.CounterVec
 }
 
-// New registers everything; the queue and rate gauges read the store at
-// scrape time, over the trailing window.
+// RatesTTL is how long the rate gauges are reused between scrapes: a period
+// query per scrape would let a busy scraper load the store for figures that
+// move slowly anyway.
+const RatesTTL = 30 * time.Second
+
+// New registers everything; the queue gauges read the store at scrape time,
+// the rate gauges over the trailing window at most once per RatesTTL.
 func New(s *store.Store, window time.Duration, log *slog.Logger) *Metrics {
 	m := &Metrics{
 		reg: prometheus.NewRegistry(),
@@ -77,18 +84,23 @@ func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
 }
 
-// storeCollector reads queue state and the headline rates when scraped, so
-// they are never stale and cost nothing between scrapes.
+// storeCollector reads queue state when scraped, so it is never stale and
+// costs nothing between scrapes; the rates are cached for RatesTTL.
 type storeCollector struct {
 	s      *store.Store
 	window time.Duration
 	log    *slog.Logger
+
+	mu      sync.Mutex
+	ratesAt time.Time // zero: never read
+	rates   metrics.Totals
 }
 
 var (
 	queueDesc  = prometheus.NewDesc("recontact_jobs", "Jobs in the durable queue by kind group and state (failed = dead letter).", []string{"queue", "state"}, nil)
 	oldestDesc = prometheus.NewDesc("recontact_jobs_oldest_pending_seconds", "Age of the oldest pending job.", []string{"queue"}, nil)
 	rateDesc   = prometheus.NewDesc("recontact_rate", "Headline rates over the trailing window (contact_ratio, fcr_rate, repeat_contact_rate); absent when undefined.", []string{"rate"}, nil)
+	deadDesc   = prometheus.NewDesc("recontact_dead_letters", "Jobs that failed for good (the dead letter), by job kind.", []string{"kind"}, nil)
 )
 
 // queues groups job kinds as operators think of them.
@@ -102,6 +114,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- queueDesc
 	ch <- oldestDesc
 	ch <- rateDesc
+	ch <- deadDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -118,8 +131,22 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Failed), name, "failed")
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, st.OldestPending.Seconds(), name)
 	}
-	now := c.s.Now()
-	t, _, err := c.s.Period(ctx, store.PeriodQuery{From: now.Add(-c.window), To: now})
+	dead, err := c.s.DeadLetters(ctx)
+	if err != nil {
+		c.log.Warn("metrics: read dead letters", slog.Any("err", err))
+		return
+	}
+	for _, kinds := range queues {
+		for _, k := range kinds {
+			if _, ok := dead[k]; !ok {
+				dead[k] = 0 // a known kind shows 0, so alerting on it needs no absent()
+			}
+		}
+	}
+	for kind, n := range dead {
+		ch <- prometheus.MustNewConstMetric(deadDesc, prometheus.GaugeValue, float64(n), kind)
+	}
+	t, err := c.headline(ctx)
 	if err != nil {
 		c.log.Warn("metrics: read rates", slog.Any("err", err))
 		return
@@ -129,4 +156,21 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(rateDesc, prometheus.GaugeValue, *v, name)
 		}
 	}
+}
+
+// headline returns the trailing window's totals, read again only once the
+// cached ones are RatesTTL old. Concurrent scrapes wait for one read.
+func (c *storeCollector) headline(ctx context.Context) (metrics.Totals, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.s.Now()
+	if !c.ratesAt.IsZero() && now.Sub(c.ratesAt) < RatesTTL && !now.Before(c.ratesAt) {
+		return c.rates, nil
+	}
+	t, _, err := c.s.Period(ctx, store.PeriodQuery{From: now.Add(-c.window), To: now})
+	if err != nil {
+		return t, err
+	}
+	c.rates, c.ratesAt = t, now
+	return t, nil
 }

@@ -15,8 +15,9 @@ import (
 // organisations' partner keys, tickets whose values were not recognisable,
 // and reply/reopen counts once per resolution.
 type Zendesk struct {
-	Store  *store.Store
-	Client *zendesk.Client
+	Store   *store.Store
+	Client  *zendesk.Client
+	Limiter Limiter // optional: the account's limiter, shared with write-back
 }
 
 // Funcs registers the Zendesk enrichment jobs. Without API credentials the
@@ -34,6 +35,9 @@ func (z *Zendesk) requester(ctx context.Context, j *store.QueuedJob) error {
 	if !z.Client.Configured() {
 		return Drop(errNoAPI)
 	}
+	if err := wait(ctx, z.Limiter); err != nil {
+		return err
+	}
 	u, err := z.Client.User(ctx, j.Key)
 	if err != nil {
 		return apiErr(err)
@@ -44,6 +48,9 @@ func (z *Zendesk) requester(ctx context.Context, j *store.QueuedJob) error {
 func (z *Zendesk) org(ctx context.Context, j *store.QueuedJob) error {
 	if !z.Client.Configured() {
 		return Drop(errNoAPI)
+	}
+	if err := wait(ctx, z.Limiter); err != nil {
+		return err
 	}
 	o, err := z.Client.Organization(ctx, j.Key)
 	if err != nil {
@@ -65,6 +72,9 @@ func (z *Zendesk) ticket(ctx context.Context, j *store.QueuedJob) error {
 	if !z.Client.Configured() {
 		return Drop(errNoAPI)
 	}
+	if err := wait(ctx, z.Limiter); err != nil {
+		return err
+	}
 	c, err := z.Client.Ticket(ctx, j.Key)
 	if err != nil {
 		return apiErr(err)
@@ -76,11 +86,36 @@ func (z *Zendesk) metrics(ctx context.Context, j *store.QueuedJob) error {
 	if !z.Client.Configured() {
 		return Drop(errNoAPI)
 	}
+	if err := wait(ctx, z.Limiter); err != nil {
+		return err
+	}
 	m, err := z.Client.TicketMetrics(ctx, j.Key)
 	if err != nil {
 		return apiErr(err)
 	}
 	return z.Store.SetCounts(ctx, recontact.SourceZendesk, j.Key, m.Replies, m.Reopens, m.SolvedAt)
+}
+
+// Limiter paces the calls to one helpdesk account (outbox.Limiter is one).
+// Look-ups and write-back share it, so together they keep to their share of
+// the account's budget. Wait fails with an error carrying RetryDelay when the
+// budget has no room soon; the job is then rescheduled.
+type Limiter interface {
+	Wait(ctx context.Context, update bool, tickets ...string) error
+}
+
+// maxBudgetWait bounds how long a look-up holds a worker for the budget;
+// past it the job goes back to the queue.
+const maxBudgetWait = 30 * time.Second
+
+// wait takes one read from l's budget; nil l does not limit.
+func wait(ctx context.Context, l Limiter) error {
+	if l == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, maxBudgetWait)
+	defer cancel()
+	return l.Wait(ctx, false)
 }
 
 var errNoAPI = errors.New("no API credentials for this helpdesk; keeping what the webhook said")

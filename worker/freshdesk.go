@@ -13,8 +13,9 @@ import (
 // the API has the timestamps, numeric status and source. Public agent replies
 // are counted from the conversations once the ticket is resolved.
 type Freshdesk struct {
-	Store  *store.Store
-	Client *freshdesk.Client
+	Store   *store.Store
+	Client  *freshdesk.Client
+	Limiter Limiter // optional: the account's limiter, shared with write-back
 }
 
 // Funcs registers the Freshdesk jobs.
@@ -25,6 +26,9 @@ func (f *Freshdesk) Funcs() map[string]Func {
 func (f *Freshdesk) ticket(ctx context.Context, j *store.QueuedJob) error {
 	if !f.Client.Configured() {
 		return Drop(errNoAPI)
+	}
+	if err := wait(ctx, f.Limiter); err != nil {
+		return err
 	}
 	t, err := f.Client.Ticket(ctx, j.Key)
 	if err != nil {
@@ -38,6 +42,9 @@ func (f *Freshdesk) ticket(ctx context.Context, j *store.QueuedJob) error {
 	}
 	if !t.Contact.Status.Resolved() {
 		return nil
+	}
+	if err := wait(ctx, f.Limiter); err != nil {
+		return err
 	}
 	replies, err := f.Client.PublicAgentReplies(ctx, j.Key, t.Contact.RequesterID)
 	if err != nil {

@@ -97,6 +97,7 @@ func (r *Runner) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 		case <-r.wake:
+		case <-r.Store.JobsQueued():
 		case <-time.After(r.Poll):
 		}
 	}
@@ -164,6 +165,14 @@ type Evaluator struct {
 	Store *store.Store
 	Log   *slog.Logger
 	Poll  time.Duration
+	// Evaluated, when set, is called after each pass that evaluated someone:
+	// the pass may have queued write-backs, so it wakes the outbox.
+	Evaluated func()
+	// Coalesce is how long a wake-up waits before its pass while deliveries
+	// come in bursts (the last pass found at least burst customers), so they
+	// are evaluated in a few large transactions rather than one small pass
+	// each. A lone delivery is evaluated at once. Default 20 ms.
+	Coalesce time.Duration
 
 	once sync.Once
 	wake chan struct{}
@@ -175,13 +184,23 @@ func (e *Evaluator) init() {
 		if e.Poll == 0 {
 			e.Poll = 500 * time.Millisecond
 		}
+		if e.Coalesce == 0 {
+			e.Coalesce = 20 * time.Millisecond
+		}
 		if e.Log == nil {
 			e.Log = slog.New(slog.DiscardHandler)
 		}
 	})
 }
 
-// Wake asks for an evaluation pass now.
+// evalLimit is how many customers one pass takes; burst is when passes
+// start to coalesce wake-ups.
+const (
+	evalLimit = 200
+	burst     = 16
+)
+
+// Wake asks for an evaluation pass soon.
 func (e *Evaluator) Wake() {
 	e.init()
 	select {
@@ -194,16 +213,27 @@ func (e *Evaluator) Wake() {
 func (e *Evaluator) Run(ctx context.Context) {
 	e.init()
 	for ctx.Err() == nil {
-		n, err := e.Store.EvaluateDirty(ctx, 200)
+		n, err := e.Store.EvaluateDirty(ctx, evalLimit)
 		if err != nil && ctx.Err() == nil {
 			e.Log.Warn("evaluate", slog.Any("err", err))
 		}
-		if n > 0 && err == nil {
+		if n > 0 && e.Evaluated != nil {
+			e.Evaluated()
+		}
+		// A backlog, or a small pass: look again at once. After a burst, let
+		// the next one gather.
+		if err == nil && (n == evalLimit || n > 0 && n < burst) {
 			continue
 		}
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
+			if n >= burst {
+				select {
+				case <-ctx.Done():
+				case <-time.After(e.Coalesce):
+				}
+			}
 		case <-time.After(e.Poll):
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -27,10 +28,13 @@ func (l later) RetryDelay() time.Duration { return time.Duration(l) }
 func TestRunner(t *testing.T) {
 	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
 		ctx := context.Background()
+		var mu sync.Mutex // the runner runs jobs concurrently
 		calls := map[string]int{}
 		r := &worker.Runner{Store: s, MaxAttempts: 2, Funcs: map[string]worker.Func{
 			recontact.JobAlert: func(ctx context.Context, j *store.QueuedJob) error {
+				mu.Lock()
 				calls[j.Key]++
+				mu.Unlock()
 				switch j.Key {
 				case "ok":
 					return nil

@@ -52,6 +52,30 @@ type config struct {
 	ContactRatioHigh float64 `env:"CONTACT_RATIO_HIGH" envDefault:"0.15"`
 	RawRetention     window  `env:"RAW_RETENTION" envDefault:"30d"`
 	JobMaxAttempts   int     `env:"JOB_MAX_ATTEMPTS" envDefault:"10"`
+
+	// Backfill and reconciliation (cmd/recontact/backfill.go).
+	ZendeskExportsPerMinute int           `env:"ZENDESK_EXPORTS_PER_MINUTE" envDefault:"10"` // 30 with High Volume
+	ReconcileInterval       time.Duration `env:"RECONCILE_INTERVAL" envDefault:"15m"`        // 0: off
+
+	// Write-back (cmd/recontact/writeback.go checks these).
+	Writeback                  string  `env:"WRITEBACK"` // on, off or dry-run; "": on where credentials are set
+	RepeatNote                 bool    `env:"REPEAT_NOTE" envDefault:"true"`
+	TagRepeatContact           string  `env:"TAG_REPEAT_CONTACT" envDefault:"repeat_contact"`
+	TagFCR                     string  `env:"TAG_FCR" envDefault:"fcr"`
+	TagNotFCR                  string  `env:"TAG_NOT_FCR" envDefault:"not_fcr"`
+	TagStagePrefix             string  `env:"TAG_STAGE_PREFIX" envDefault:"stage_"`
+	ZendeskUpdatesPerMinute    int     `env:"ZENDESK_UPDATES_PER_MINUTE" envDefault:"100"`
+	ZendeskRequestsPerMinute   int     `env:"ZENDESK_REQUESTS_PER_MINUTE" envDefault:"200"`
+	FreshdeskRequestsPerMinute int     `env:"FRESHDESK_REQUESTS_PER_MINUTE" envDefault:"50"`
+	WritebackBudgetShare       float64 `env:"WRITEBACK_BUDGET_SHARE" envDefault:"0.5"`
+	WritebackMaxAttempts       int     `env:"WRITEBACK_MAX_ATTEMPTS" envDefault:"10"`
+
+	// Alerts (cmd/recontact/alerts.go checks these).
+	AlertWebhookURL      string   `env:"ALERT_WEBHOOK_URL"`
+	AlertRepeatRateAbove *float64 `env:"ALERT_REPEAT_RATE_ABOVE"` // nil: rule off
+	AlertFCRRateBelow    *float64 `env:"ALERT_FCR_RATE_BELOW"`    // nil: rule off
+	AlertWindow          window   `env:"ALERT_WINDOW" envDefault:"7d"`
+	AlertCheckInterval   window   `env:"ALERT_CHECK_INTERVAL" envDefault:"1m"`
 }
 
 func (c *config) settings() metrics.Settings {
@@ -79,9 +103,13 @@ func loadConfig(environ map[string]string) (*config, error) {
 		check(slices(c.LogLevel, "debug", "info", "warn", "error"), "LOG_LEVEL", "must be debug, info, warn or error"),
 		check(c.ContactRatioLow >= 0 && c.ContactRatioLow <= c.ContactRatioHigh, "CONTACT_RATIO_LOW", "must be between 0 and CONTACT_RATIO_HIGH"),
 		check(c.JobMaxAttempts >= 1, "JOB_MAX_ATTEMPTS", "must be at least 1"),
+		check(c.ZendeskExportsPerMinute >= 1, "ZENDESK_EXPORTS_PER_MINUTE", "must be at least 1 (Zendesk allows 10, 30 with High Volume)"),
+		check(c.ReconcileInterval == 0 || c.ReconcileInterval >= time.Minute, "RECONCILE_INTERVAL", "must be 0 (off) or at least 1m"),
 		check((c.ZendeskEmail == "") == (c.ZendeskAPIToken == ""), "ZENDESK_API_TOKEN", "set ZENDESK_EMAIL and ZENDESK_API_TOKEN together"),
 		check(c.ZendeskAPIToken == "" || c.ZendeskSubdomain != "" || c.ZendeskAPIURL != "", "ZENDESK_SUBDOMAIN", "required with ZENDESK_API_TOKEN (or set ZENDESK_API_URL)"),
 		check(c.FreshdeskAPIKey == "" || c.FreshdeskDomain != "" || c.FreshdeskAPIURL != "", "FRESHDESK_DOMAIN", "required with FRESHDESK_API_KEY (or set FRESHDESK_API_URL)"),
+		checkWriteback(&c),
+		checkAlerts(&c),
 	)
 }
 

@@ -5,6 +5,7 @@
 //	recontact migrate       apply migrations and exit
 //	recontact replay --since 2026-10-01
 //	                        re-parse kept raw deliveries (after a parser fix)
+//	recontact demo          seed demo data (recontact-demo.db), then serve
 package main
 
 import (
@@ -16,7 +17,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -32,6 +32,7 @@ import (
 	"github.com/recontact/recontact/connectors/freshdesk"
 	"github.com/recontact/recontact/connectors/zendesk"
 	"github.com/recontact/recontact/handlers"
+	"github.com/recontact/recontact/outbox"
 	"github.com/recontact/recontact/store"
 	"github.com/recontact/recontact/telemetry"
 	"github.com/recontact/recontact/worker"
@@ -79,11 +80,17 @@ func run(ctx context.Context, args []string, env map[string]string, stdout, stde
 		return nil
 	case "replay":
 		return replay(ctx, cfg, args, stdout)
+	case "demo":
+		return runDemo(ctx, cfg, env, log, stdout, stderr)
+	case "backfill":
+		return runBackfill(ctx, cfg, log, args, stdout, stderr)
+	case "import":
+		return runImport(ctx, cfg, args, stdout)
 	case "help", "-h", "--help":
-		fmt.Fprintln(stdout, "usage: recontact [serve|migrate|replay --since DATE]")
+		fmt.Fprintln(stdout, "usage: recontact [serve|migrate|replay --since DATE|backfill zendesk|freshdesk --since DATE [--writeback]|import bookings FILE|demo]")
 		return nil
 	}
-	return fmt.Errorf("unknown command %q (want serve, migrate or replay)", cmd)
+	return fmt.Errorf("unknown command %q (want serve, migrate, replay, backfill, import or demo)", cmd)
 }
 
 func newLogger(cfg *config, w io.Writer) *slog.Logger {
@@ -102,6 +109,7 @@ type app struct {
 	handler   *handlers.Handler
 	runner    *worker.Runner
 	evaluator *worker.Evaluator
+	outbox    *outbox.Worker // nil when write-back is off
 	addr      string
 }
 
@@ -139,31 +147,44 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 		// Printed once, straight to the terminal rather than the structured log.
 		fmt.Fprintf(stderr, "ADMIN_TOKEN is not set; this run's admin token is %s\n", cfg.AdminToken)
 	}
-	zd, err := zendesk.NewClient(zendesk.Config{Subdomain: cfg.ZendeskSubdomain, Email: cfg.ZendeskEmail,
-		APIToken: cfg.ZendeskAPIToken, BaseURL: cfg.ZendeskAPIURL, Logger: log})
+	hd, err := newHelpdesks(cfg, log)
 	if err != nil {
-		return fmt.Errorf("ZENDESK_SUBDOMAIN/ZENDESK_API_URL: %w", err)
+		return err
 	}
-	fd, err := freshdesk.NewClient(freshdesk.Config{Domain: cfg.FreshdeskDomain, APIKey: cfg.FreshdeskAPIKey,
-		BaseURL: cfg.FreshdeskAPIURL, Logger: log})
-	if err != nil {
-		return fmt.Errorf("FRESHDESK_DOMAIN/FRESHDESK_API_URL: %w", err)
-	}
-	s, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Settings: cfg.settings(), GroupCommit: true})
+	s, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Settings: cfg.settings(), GroupCommit: true,
+		Writeback: cfg.writebackSources()})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer s.Close()
 
 	ev := &worker.Evaluator{Store: s, Log: log}
-	funcs := (&worker.Zendesk{Store: s, Client: zd}).Funcs()
-	maps.Copy(funcs, (&worker.Freshdesk{Store: s, Client: fd}).Funcs())
-	runner := &worker.Runner{Store: s, Log: log, Funcs: funcs, MaxAttempts: cfg.JobMaxAttempts}
-	tm := telemetry.New(s, 7*24*time.Hour, log)
+	runner := &worker.Runner{Store: s, Log: log, Funcs: hd.enrichment(s), MaxAttempts: cfg.JobMaxAttempts}
+	checker := alerting(cfg, s, runner, log)
+	tm := telemetry.New(s, time.Duration(cfg.AlertWindow), log)
+	ob, err := newOutbox(cfg, s, hd, tm, log)
+	if err != nil {
+		return err
+	}
+	if ob != nil {
+		ev.Evaluated = ob.Wake
+	}
+	// Reconciliation passes last up to a minute, so they get a runner of
+	// their own rather than hold up the look-ups' batches.
+	var reconciler *worker.Runner
+	if rec := newReconciler(cfg, s, hd, tm.Reconciled, log); rec != nil {
+		reconciler = &worker.Runner{Store: s, Log: log, Funcs: map[string]worker.Func{recontact.JobReconcile: rec.Job},
+			MaxAttempts: cfg.JobMaxAttempts, Batch: 1, Concurrency: 1, Poll: 10 * time.Second}
+		if err := rec.Schedule(ctx); err != nil {
+			return err
+		}
+	}
 	h := handlers.New(handlers.Config{
 		Store: s, Logger: log, AdminToken: cfg.AdminToken, Connectors: conns,
-		Ingested: func(recontact.Source) { ev.Wake(); runner.Wake() },
+		// The runner is woken by the store when a commit queued jobs.
+		Ingested: func(recontact.Source) { ev.Wake() },
 		Observer: tm, Prometheus: tm.Handler(), MetricsToken: cfg.MetricsToken,
+		ZendeskSubdomain: cfg.ZendeskSubdomain, FreshdeskDomain: cfg.FreshdeskDomain,
 	})
 	ln, err := net.Listen("tcp", ":"+strconv.Itoa(cfg.Port))
 	if err != nil {
@@ -176,12 +197,21 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	defer stopWork()
 	wg.Go(func() { ev.Run(workCtx) })
 	wg.Go(func() { runner.Run(workCtx) })
+	if reconciler != nil {
+		wg.Go(func() { reconciler.Run(workCtx) })
+	}
+	if checker != nil {
+		wg.Go(func() { checker.Run(workCtx) })
+	}
+	if ob != nil {
+		wg.Go(func() { ob.Run(workCtx) })
+	}
 	wg.Go(func() { prune(workCtx, s, log, time.Duration(cfg.RawRetention)) })
 
 	log.Info("recontact listening", slog.String("addr", ln.Addr().String()), slog.String("store", string(s.Dialect())),
-		slog.Any("webhooks", sources(conns)))
+		slog.Any("webhooks", sources(conns)), slog.Any("writeback", writebackLog(cfg)))
 	if ready != nil {
-		ready <- &app{store: s, handler: h, runner: runner, evaluator: ev, addr: ln.Addr().String()}
+		ready <- &app{store: s, handler: h, runner: runner, evaluator: ev, outbox: ob, addr: ln.Addr().String()}
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -251,7 +281,8 @@ func replay(ctx context.Context, cfg *config, args []string, stdout io.Writer) e
 	if err != nil {
 		return fmt.Errorf("replay: --since: %w", err)
 	}
-	s, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Settings: cfg.settings()})
+	// Verdicts a replay changes queue their write-backs for the next serve.
+	s, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Settings: cfg.settings(), Writeback: cfg.writebackSources()})
 	if err != nil {
 		return err
 	}

@@ -211,6 +211,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	mux := http.NewServeMux()
 	s.route(mux, "GET /api/v2/users/{id}", KindUser, s.getUser)
+	s.route(mux, "GET /api/v2/organizations/show_many", KindOrganizations, s.showOrganizations)
 	s.route(mux, "GET /api/v2/organizations/{id}", KindOrganization, s.getOrganization)
 	s.route(mux, "GET /api/v2/tickets/{id}", KindTicket, s.getTicket)
 	s.route(mux, "PUT /api/v2/tickets/{id}", KindTicketUpdate, s.putTicket)

@@ -1,0 +1,55 @@
+package store
+
+import (
+	"context"
+
+	"github.com/jmoiron/sqlx"
+
+	"github.com/recontact/recontact"
+)
+
+// ErrSlowPath lets tests see that the set path declined a batch.
+var ErrSlowPath = errSlowPath
+
+// SetPath runs ds through the set path alone, as a group-commit batch does,
+// and returns each delivery's outcome in the order of ds.
+func (s *Store) SetPath(ctx context.Context, ds []*recontact.Delivery) (dup []bool, errs []error, err error) {
+	reqs, back := requests(ctx, ds)
+	results, _, err := s.commitSet(ctx, reqs, false)
+	dup, errs = outcomes(reqs, back, results)
+	return dup, errs, err
+}
+
+// CommitBatch commits ds as one group-commit batch (set path, else the
+// per-delivery path).
+func (s *Store) CommitBatch(ctx context.Context, ds []*recontact.Delivery) (dup []bool, errs []error, err error) {
+	reqs, back := requests(ctx, ds)
+	results, err := s.commitBatch(ctx, reqs, false)
+	dup, errs = outcomes(reqs, back, results)
+	return dup, errs, err
+}
+
+// WriteNewContact writes a contact the set path believes new.
+func (s *Store) WriteNewContact(ctx context.Context, src recontact.Source, ticketID string) error {
+	return s.inTx(ctx, func(tx *sqlx.Tx) error {
+		return s.writeContacts(ctx, tx, []contactRow{{Source: string(src), TicketID: ticketID, CustomerKey: "x@example.com", Version: 1}})
+	})
+}
+
+func requests(ctx context.Context, ds []*recontact.Delivery) ([]*ingestReq, map[*ingestReq]int) {
+	reqs := make([]*ingestReq, len(ds))
+	back := map[*ingestReq]int{}
+	for i, d := range ds {
+		reqs[i] = &ingestReq{ctx: ctx, d: d}
+		back[reqs[i]] = i
+	}
+	return reqs, back
+}
+
+func outcomes(reqs []*ingestReq, back map[*ingestReq]int, results []ingestResult) ([]bool, []error) {
+	dup, errs := make([]bool, len(reqs)), make([]error, len(reqs))
+	for j, r := range reqs {
+		dup[back[r]], errs[back[r]] = results[j].duplicate, results[j].err
+	}
+	return dup, errs
+}
