@@ -19,8 +19,11 @@ import (
 // the acknowledgement path stays two statements; this runs right behind it.
 func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 	var keys []string
-	err := s.db.SelectContext(ctx, &keys, s.db.Rebind(`SELECT DISTINCT customer_key FROM contacts WHERE dirty = 1 LIMIT ?`), limit)
+	st, err := s.poolStmt(ctx, s.db.Rebind(`SELECT DISTINCT customer_key FROM contacts WHERE dirty = 1 LIMIT ?`))
 	if err != nil {
+		return 0, classify(err)
+	}
+	if err := st.SelectContext(ctx, &keys, limit); err != nil {
 		return 0, classify(err)
 	}
 	// Many customers per transaction: one commit (one fsync, and on SQLite
@@ -68,9 +71,15 @@ func (s *Store) lockCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) e
 	// Verdicts are derived data: an evaluation lost in a crash leaves its
 	// contacts dirty (the flag is cleared in the same transaction), so they
 	// are judged again. Its commit need not wait for the WAL flush, which
-	// is most of a single evaluation's time.
-	_, err := tx.ExecContext(ctx, `SELECT set_config('synchronous_commit', 'off', true),
-	(SELECT COUNT(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) sorted)`, pq.Array(keys))
+	// is most of a single evaluation's time. Its reads are prepared and
+	// index-bound whatever the keys, so a generic plan is as good as a custom
+	// one and saves planning each of them on every call.
+	st, err := s.prepared(ctx, tx, `SELECT set_config('synchronous_commit', 'off', true), set_config('plan_cache_mode', 'force_generic_plan', true),
+	(SELECT COUNT(pg_advisory_xact_lock(hashtext(k))) FROM (SELECT k FROM unnest($1::text[]) AS k ORDER BY k) sorted)`)
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, pq.Array(keys))
 	return err
 }
 
@@ -89,7 +98,7 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 	if err := s.lockCustomers(ctx, tx, keys); err != nil {
 		return err
 	}
-	dirty, err := selectByKey(ctx, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
+	dirty, err := selectByKey(ctx, s, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
 	if err != nil {
 		return err
 	}
@@ -144,7 +153,7 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 	if err != nil {
 		return err
 	}
-	bookings, err := selectByKey(ctx, tx, `SELECT `+bookingColumns+` FROM bookings WHERE customer_key IN (?)`, keys,
+	bookings, err := selectByKey(ctx, s, tx, `SELECT `+bookingColumns+` FROM bookings WHERE customer_key IN (?)`, keys,
 		func(b bookingRow) string { return b.CustomerKey })
 	if err != nil {
 		return err
@@ -159,8 +168,27 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 func contactKey(r contactRow) string { return r.CustomerKey }
 
 // selectByKey runs q, which has one "IN (?)" for keys, and groups the rows.
-func selectByKey[T any](ctx context.Context, tx *sqlx.Tx, q string, keys []string, key func(T) string) (map[string][]T, error) {
+// PostgreSQL takes the keys as one array parameter instead, so the statement
+// is prepared once and not re-planned per batch size.
+func selectByKey[T any](ctx context.Context, s *Store, tx *sqlx.Tx, q string, keys []string, key func(T) string) (map[string][]T, error) {
 	out := map[string][]T{}
+	group := func(rows []T) {
+		for _, r := range rows {
+			out[key(r)] = append(out[key(r)], r)
+		}
+	}
+	if s.dialect == Postgres {
+		st, err := s.prepared(ctx, tx, strings.Replace(q, "IN (?)", "= ANY($1::text[])", 1))
+		if err != nil {
+			return nil, err
+		}
+		var rows []T
+		if err := st.SelectContext(ctx, &rows, pq.Array(keys)); err != nil {
+			return nil, err
+		}
+		group(rows)
+		return out, nil
+	}
 	for part := range slices.Chunk(keys, rowsPerStatement) {
 		q, args, err := sqlx.In(q, part)
 		if err != nil {
@@ -170,9 +198,7 @@ func selectByKey[T any](ctx context.Context, tx *sqlx.Tx, q string, keys []strin
 		if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), args...); err != nil {
 			return nil, err
 		}
-		for _, r := range rows {
-			out[key(r)] = append(out[key(r)], r)
-		}
+		group(rows)
 	}
 	return out, nil
 }
@@ -205,7 +231,7 @@ func (s *Store) spanContacts(ctx context.Context, tx *sqlx.Tx, spans []span) (ma
 		for i, sp := range spans {
 			keys[i], from[i], to[i] = sp.key, sp.from, sp.to
 		}
-		return groupRows(ctx, tx, pgSpanSQL, pq.Array(keys), pq.Array(from), pq.Array(to))
+		return s.groupRows(ctx, tx, pgSpanSQL, pq.Array(keys), pq.Array(from), pq.Array(to))
 	}
 	return perSpan(ctx, tx, spanSQL, spans, func(sp span) []any { return []any{sp.key, sp.from, sp.to, sp.from, sp.to} })
 }
@@ -228,7 +254,7 @@ func (s *Store) neighbours(ctx context.Context, tx *sqlx.Tx, spans []span, befor
 		if before {
 			q = pgBeforeSQL
 		}
-		return groupRows(ctx, tx, q, pq.Array(keys), pq.Array(ats))
+		return s.groupRows(ctx, tx, q, pq.Array(keys), pq.Array(ats))
 	}
 	q := afterSQL
 	if before {
@@ -237,10 +263,16 @@ func (s *Store) neighbours(ctx context.Context, tx *sqlx.Tx, spans []span, befor
 	return perSpan(ctx, tx, q, spans, func(sp span) []any { return []any{sp.key, at(sp)} })
 }
 
-// groupRows runs one query and groups its contacts by customer.
-func groupRows(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (map[string][]contactRow, error) {
+// groupRows runs one query and groups its contacts by customer. The query is
+// prepared once per connection: re-planning the lateral joins on every call
+// cost PostgreSQL more than running them.
+func (s *Store) groupRows(ctx context.Context, tx *sqlx.Tx, q string, args ...any) (map[string][]contactRow, error) {
+	st, err := s.prepared(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
 	var rows []contactRow
-	if err := tx.SelectContext(ctx, &rows, q, args...); err != nil {
+	if err := st.SelectContext(ctx, &rows, args...); err != nil {
 		return nil, err
 	}
 	out := map[string][]contactRow{}
@@ -367,7 +399,11 @@ func (s *Store) writeVerdicts(ctx context.Context, tx *sqlx.Tx, vs []verdict) er
 			ids[i], rep[i], prev[i], fcr[i], stage[i], fol[i] = r.ID, r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed
 			p1[i], p2[i], ver[i] = r.PrevMS, r.Prev2MS, v.old.Version
 		}
-		if _, err := tx.ExecContext(ctx, pgVerdictSQL, pq.Array(ids), pq.Array(rep), pq.Array(prev), pq.Array(fcr),
+		st, err := s.prepared(ctx, tx, pgVerdictSQL)
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, pq.Array(ids), pq.Array(rep), pq.Array(prev), pq.Array(fcr),
 			pq.Array(stage), pq.Array(fol), pq.Array(p1), pq.Array(p2), pq.Array(ver)); err != nil {
 			return err
 		}

@@ -52,17 +52,28 @@ RETURNING id`
 // prepared returns q prepared on tx's connection, preparing it for the pool
 // the first time.
 func (s *Store) prepared(ctx context.Context, tx *sqlx.Tx, q string) (*sqlx.Stmt, error) {
-	v, ok := s.stmts.Load(q)
-	if !ok {
-		st, err := s.db.PreparexContext(ctx, q)
-		if err != nil {
-			return nil, err
-		}
-		if v, ok = s.stmts.LoadOrStore(q, st); ok {
-			st.Close()
-		}
+	st, err := s.poolStmt(ctx, q)
+	if err != nil {
+		return nil, err
 	}
-	return tx.StmtxContext(ctx, v.(*sqlx.Stmt)), nil
+	return tx.StmtxContext(ctx, st), nil
+}
+
+// poolStmt returns q prepared for the pool (database/sql prepares it on each
+// connection as it is used there), caching it for the store's life.
+func (s *Store) poolStmt(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	if v, ok := s.stmts.Load(q); ok {
+		return v.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	if v, loaded := s.stmts.LoadOrStore(q, st); loaded {
+		st.Close()
+		return v.(*sqlx.Stmt), nil
+	}
+	return st, nil
 }
 
 func (s *Store) pgClaim(ctx context.Context, tx *sqlx.Tx, ds []*recontact.Delivery, window time.Duration, claimed map[deliveryKey]bool) error {
