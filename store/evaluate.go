@@ -420,8 +420,9 @@ func (s *Store) writeVerdicts(ctx context.Context, tx *sqlx.Tx, vs []verdict) er
 			}
 		}
 	}
+	hist := historyHorizons{}
 	for _, v := range vs {
-		if err := s.afterVerdict(ctx, tx, v.old, v.r); err != nil {
+		if err := s.afterVerdict(ctx, tx, hist, v.old, v.r); err != nil {
 			return err
 		}
 	}
@@ -431,12 +432,21 @@ func (s *Store) writeVerdicts(ctx context.Context, tx *sqlx.Tx, vs []verdict) er
 // afterVerdict queues a write-back, in the evaluation's own transaction (the
 // outbox), when what the ticket should carry may have changed. An echo of our
 // own write changes no verdict, so it queues nothing.
-func (s *Store) afterVerdict(ctx context.Context, tx *sqlx.Tx, old, r contactRow) error {
+func (s *Store) afterVerdict(ctx context.Context, tx *sqlx.Tx, hist historyHorizons, old, r contactRow) error {
 	if !s.writeback[recontact.Source(r.Source)] {
 		return nil
 	}
 	if old.RepeatContact == r.RepeatContact && old.FCR == r.FCR && old.Stage == r.Stage && old.Writeback != "off" {
 		return nil
+	}
+	if old.Writeback == "off" && r.UpdatedMS > 0 {
+		before, err := hist.get(ctx, tx, recontact.Source(r.Source))
+		if err != nil {
+			return err
+		}
+		if r.UpdatedMS < before {
+			return s.markHistoric(ctx, tx, r)
+		}
 	}
 	if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE contacts SET writeback = 'pending' WHERE id = ?`), r.ID); err != nil {
 		return err

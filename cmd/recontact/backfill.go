@@ -20,6 +20,10 @@ import (
 	"github.com/recontact/recontact/worker"
 )
 
+// liveSlack is how recent a ticket's last update must be for a backfill to
+// leave it to write-back.
+const liveSlack = time.Hour
+
 // runBackfill is `recontact backfill zendesk|freshdesk --since DATE [--writeback]`.
 func runBackfill(ctx context.Context, cfg *config, log *slog.Logger, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || (args[0] != "zendesk" && args[0] != "freshdesk") {
@@ -54,6 +58,14 @@ func runBackfill(ctx context.Context, cfg *config, log *slog.Logger, args []stri
 		return err
 	}
 	defer s.Close()
+	if !*writeback {
+		// Any process evaluating what this loads (a serve with write-back on,
+		// too) leaves tickets last updated before now minus liveSlack alone; the
+		// last hour is left to write-back, as its webhooks may still be coming.
+		if err := s.MarkHistoryBefore(ctx, src, time.Now().Add(-liveSlack)); err != nil {
+			return err
+		}
+	}
 
 	bar := newProgress(stderr, log)
 	opt := backfill.Options{OnProgress: bar.update}
