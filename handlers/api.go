@@ -104,25 +104,34 @@ type metricsJSON struct {
 	Groups  []metrics.Group `json:"groups"`
 }
 
+// readRange reads from (inclusive) and to (exclusive); without them, the 30
+// days up to defaultTo.
+func readRange(c *gin.Context, defaultTo time.Time) (from, to time.Time, err error) {
+	to = defaultTo
+	if v := c.Query("to"); v != "" {
+		if to, err = parseInstant(v); err != nil {
+			return from, to, recontact.Errorf(recontact.EInvalid, "to: want RFC 3339 or YYYY-MM-DD, got "+quote(v))
+		}
+	}
+	from = to.AddDate(0, 0, -30)
+	if v := c.Query("from"); v != "" {
+		if from, err = parseInstant(v); err != nil {
+			return from, to, recontact.Errorf(recontact.EInvalid, "from: want RFC 3339 or YYYY-MM-DD, got "+quote(v))
+		}
+	}
+	if !from.Before(to) {
+		return from, to, recontact.Errorf(recontact.EInvalid, "from must be before to")
+	}
+	return from, to, nil
+}
+
 // periodQuery reads from, to, partner and group_by. Defaults: the 30 days
 // up to now.
 func (h *Handler) periodQuery(c *gin.Context) (store.PeriodQuery, error) {
 	var q store.PeriodQuery
 	var err error
-	q.To = h.Now().UTC()
-	if v := c.Query("to"); v != "" {
-		if q.To, err = parseInstant(v); err != nil {
-			return q, recontact.Errorf(recontact.EInvalid, "to: want RFC 3339 or YYYY-MM-DD, got "+quote(v))
-		}
-	}
-	q.From = q.To.AddDate(0, 0, -30)
-	if v := c.Query("from"); v != "" {
-		if q.From, err = parseInstant(v); err != nil {
-			return q, recontact.Errorf(recontact.EInvalid, "from: want RFC 3339 or YYYY-MM-DD, got "+quote(v))
-		}
-	}
-	if !q.From.Before(q.To) {
-		return q, recontact.Errorf(recontact.EInvalid, "from must be before to")
+	if q.From, q.To, err = readRange(c, h.Now().UTC()); err != nil {
+		return q, err
 	}
 	q.Partner = c.Query("partner")
 	q.GroupBy = c.Query("group_by")

@@ -124,21 +124,10 @@ func formatInstant(t time.Time) string {
 // readSelection parses from, to, partner and no_partner. Without from and
 // to a page shows the last 30 days including today.
 func (h *Handler) readSelection(c *gin.Context, defaultTo time.Time) (selection, error) {
-	s := selection{To: defaultTo, Partner: c.Query("partner"), NoPartner: c.Query("no_partner") == "1"}
+	s := selection{Partner: c.Query("partner"), NoPartner: c.Query("no_partner") == "1"}
 	var err error
-	if v := c.Query("to"); v != "" {
-		if s.To, err = parseInstant(v); err != nil {
-			return s, recontact.Errorf(recontact.EInvalid, "to: want RFC 3339 or YYYY-MM-DD, got "+quote(v))
-		}
-	}
-	s.From = s.To.AddDate(0, 0, -30)
-	if v := c.Query("from"); v != "" {
-		if s.From, err = parseInstant(v); err != nil {
-			return s, recontact.Errorf(recontact.EInvalid, "from: want RFC 3339 or YYYY-MM-DD, got "+quote(v))
-		}
-	}
-	if !s.From.Before(s.To) {
-		return s, recontact.Errorf(recontact.EInvalid, "from must be before to")
+	if s.From, s.To, err = readRange(c, defaultTo); err != nil {
+		return s, err
 	}
 	if s.NoPartner && s.Partner != "" {
 		return s, recontact.Errorf(recontact.EInvalid, "partner and no_partner exclude each other")
