@@ -168,7 +168,12 @@ feed:
 	}
 	close(next)
 	wg.Wait()
-	return context.Cause(ctx)
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	// Acknowledged is not yet applied: wait for the applier, so what follows
+	// (evaluation, the summary) sees every contact.
+	return s.Settle(ctx)
 }
 
 // Generate builds the deliveries: all bookings first, then the contacts.

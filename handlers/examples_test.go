@@ -38,6 +38,9 @@ func (e *env) ticketMade(id, email, partner, status string, created, updated tim
 
 func (e *env) evaluate() {
 	e.t.Helper()
+	if err := e.store.Settle(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
 	for {
 		n, err := e.store.EvaluateDirty(context.Background(), 500)
 		if err != nil {

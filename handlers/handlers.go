@@ -40,8 +40,6 @@ type Config struct {
 	// Connectors by source; a missing one answers 503 "not configured" so the
 	// sender keeps retrying until an admin sets the secret.
 	Connectors map[recontact.Source]Connector
-	// Ingested, when set, is told after each committed delivery (wakes workers).
-	Ingested func(recontact.Source)
 	Observer Observer
 	// Prometheus serves GET /metrics; MetricsToken, when set, guards it.
 	Prometheus   http.Handler
@@ -104,7 +102,7 @@ func New(cfg Config) *Handler {
 	for _, src := range []recontact.Source{recontact.SourceZendesk, recontact.SourceFreshdesk, recontact.SourceBookings} {
 		r.POST("/webhooks/"+string(src), h.webhook(src))
 	}
-	api := r.Group("/api/v1", h.requireAdmin)
+	api := r.Group("/api/v1", h.requireAdmin, h.settled)
 	api.GET("/tickets/:source/:ticket_id", h.ticket)
 	api.GET("/metrics", h.metrics)
 	api.GET("/writeback", h.writebackList)
@@ -183,9 +181,6 @@ func (h *Handler) webhook(src recontact.Source) gin.HandlerFunc {
 			c.JSON(http.StatusOK, gin.H{"status": "duplicate"})
 			return
 		}
-		if h.Ingested != nil {
-			h.Ingested(src)
-		}
 		c.JSON(http.StatusOK, gin.H{"status": "accepted"})
 	}
 }
@@ -203,6 +198,25 @@ func readBody(c *gin.Context) ([]byte, error) {
 		return nil, recontact.Wrap(recontact.EInvalid, "could not read body", err)
 	}
 	return body, nil
+}
+
+// settleFor bounds how long an API read waits for the deliveries this
+// instance acknowledged before it to be applied.
+const settleFor = time.Second
+
+// settled lets an API read see every webhook this instance answered before
+// it: they are applied right behind their 2xx (store.Settle). Past settleFor
+// the read goes ahead with what is applied.
+func (h *Handler) settled(c *gin.Context) {
+	if c.Request.Method == http.MethodGet {
+		ctx, cancel := context.WithTimeout(c.Request.Context(), settleFor)
+		err := h.Store.Settle(ctx)
+		cancel()
+		if err != nil && c.Request.Context().Err() == nil {
+			h.log.Warn("read before acknowledged deliveries were applied", slog.Any("err", err))
+		}
+	}
+	c.Next()
 }
 
 // requireAdmin accepts "Authorization: Bearer <ADMIN_TOKEN>" or a dashboard

@@ -120,6 +120,9 @@ func retag(t *testing.T, s *store.Store, n, scale int) {
 	}
 	close(work)
 	wg.Wait()
+	if err := s.Settle(ctxb); err != nil {
+		t.Fatal(err)
+	}
 	if err := (&worker.Evaluator{Store: s}).Drain(ctxb); err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +198,7 @@ func retag(t *testing.T, s *store.Store, n, scale int) {
 // speed, and measures commit → tag on the ticket.
 func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 	zd, w, lim := scaledRig(t, s, 1)
-	ev := &worker.Evaluator{Store: s}
+	ev := &worker.Evaluator{Store: s, Wakeups: s.Applied()} // as serve wires it
 	ctx, cancel := context.WithCancel(ctxb)
 	var bg sync.WaitGroup
 	bg.Go(func() { ev.Run(ctx) })
@@ -251,7 +254,6 @@ func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 		mu.Lock()
 		pending[id] = committed
 		mu.Unlock()
-		ev.Wake() // as main's Ingested hook does
 		w.Wake()
 		sent++
 		time.Sleep(time.Until(now.Add(every)))

@@ -53,3 +53,25 @@ func outcomes(reqs []*ingestReq, back map[*ingestReq]int, results []ingestResult
 	}
 	return dup, errs
 }
+
+// AcceptOnly commits ds on the acknowledge path (keys, raw bodies, inbox
+// rows) and leaves them unapplied, as a process killed right after its 2xx.
+func (s *Store) AcceptOnly(ctx context.Context, ds []*recontact.Delivery) (dup []bool, err error) {
+	reqs, back := requests(ctx, ds)
+	results := make([]ingestResult, len(reqs))
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	if _, err := s.acceptSet(ctx, tx, reqs, results); err != nil {
+		return nil, err
+	}
+	dup, errs := outcomes(reqs, back, results)
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return dup, tx.Commit()
+}

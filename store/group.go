@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"github.com/recontact/recontact"
 )
 
@@ -42,7 +44,7 @@ func newGroupCommitter(s *Store) *groupCommitter {
 	// and a few committers keep its CPUs busy while each waits on its fsync.
 	workers := 1
 	if s.dialect == Postgres {
-		workers = 4
+		workers = 1
 	}
 	for range workers {
 		g.wg.Add(1)
@@ -116,7 +118,7 @@ func rowKey(d *recontact.Delivery) string {
 func (g *groupCommitter) commit(batch []*ingestReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
-	results, err := g.s.commitBatch(ctx, batch, false)
+	results, err := g.s.commitAccept(ctx, batch)
 	if err != nil {
 		fail(batch, results, classify(err))
 		return
@@ -152,7 +154,7 @@ func (s *Store) commitBatch(ctx context.Context, batch []*ingestReq, atomic bool
 	if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
 		return results, err
 	}
-	results, err = s.commitSavepoints(ctx, batch, atomic)
+	results, err = s.commitSavepoints(ctx, batch, atomic, s.ingest)
 	if err == nil {
 		s.notifyJobs()
 	}
@@ -181,10 +183,11 @@ func (s *Store) commitSet(ctx context.Context, batch []*ingestReq, atomic bool) 
 	return results, queued, tx.Commit()
 }
 
-// commitSavepoints applies the batch one delivery at a time, each under its
-// own savepoint, so a delivery that fails (or deadlocks and is retried)
-// undoes only its own writes.
-func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic bool) ([]ingestResult, error) {
+// commitSavepoints runs each on the batch's deliveries one at a time, each
+// under its own savepoint, so a delivery that fails (or deadlocks and is
+// retried) undoes only its own writes.
+func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic bool,
+	each func(context.Context, *sqlx.Tx, *recontact.Delivery) (dup bool, err error)) ([]ingestResult, error) {
 	results := make([]ingestResult, len(batch))
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
@@ -201,13 +204,13 @@ func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic
 			results[i].err = classify(err)
 			continue
 		}
-		dup, err := s.ingest(ctx, tx, r.d)
+		dup, err := each(ctx, tx, r.d)
 		// A deadlock with another batch undid only this savepoint: try again.
 		for attempt := 0; retryable(err) && attempt < 3; attempt++ {
 			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
 				break
 			}
-			dup, err = s.ingest(ctx, tx, r.d)
+			dup, err = each(ctx, tx, r.d)
 		}
 		if err != nil {
 			results[i].err = classify(err)
@@ -226,6 +229,49 @@ func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic
 		}
 	}
 	return results, tx.Commit()
+}
+
+// commitAccept commits a batch on the acknowledge path (see inbox.go): keys,
+// raw bodies and inbox rows, in one transaction, set path first; then it
+// hands the rows to the applier.
+func (s *Store) commitAccept(ctx context.Context, batch []*ingestReq) ([]ingestResult, error) {
+	results := make([]ingestResult, len(batch))
+	top, err := func() (int64, error) {
+		if s.dialect == Postgres {
+			top, ok, err := s.pgAccept(ctx, batch, results)
+			if ok {
+				return top, err
+			}
+			clear(results)
+		}
+		tx, err := s.db.BeginTxx(ctx, nil)
+		if err != nil {
+			return 0, err
+		}
+		defer tx.Rollback()
+		top, err := s.acceptSet(ctx, tx, batch, results)
+		if err != nil {
+			return 0, err
+		}
+		return top, tx.Commit()
+	}()
+	if err != nil {
+		if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
+			return results, err
+		}
+		results, err = s.commitSavepoints(ctx, batch, false, func(ctx context.Context, tx *sqlx.Tx, d *recontact.Delivery) (bool, error) {
+			dup, id, err := s.acceptOne(ctx, tx, d)
+			top = max(top, id)
+			return dup, err
+		})
+		if err != nil {
+			return results, err
+		}
+	}
+	if top > 0 {
+		s.applier.ack(top)
+	}
+	return results, nil
 }
 
 // fail answers every request of a batch that did not commit.

@@ -37,25 +37,31 @@ func (s *Store) ingest(ctx context.Context, tx *sqlx.Tx, d *recontact.Delivery) 
 	if err != nil || !fresh {
 		return !fresh, err
 	}
+	return false, s.applyOne(ctx, tx, d)
+}
+
+// applyOne applies a claimed delivery to its contact or booking and queues
+// its jobs.
+func (s *Store) applyOne(ctx context.Context, tx *sqlx.Tx, d *recontact.Delivery) error {
 	if d.Contact != nil {
 		// Deliveries that report activity (event webhooks) count reopens from the
 		// event; the others can only infer a reopen from solved → open snapshots.
 		inferReopen := !d.ReportsActivity
 		if err := s.upsertContact(ctx, tx, d.Contact, d.Activity, inferReopen, d.ReceivedAt); err != nil {
-			return false, err
+			return err
 		}
 	}
 	if d.Booking != nil {
 		if err := s.upsertBooking(ctx, tx, d.Booking); err != nil {
-			return false, err
+			return err
 		}
 	}
 	for _, j := range d.Jobs {
 		if err := s.enqueue(ctx, tx, j); err != nil {
-			return false, err
+			return err
 		}
 	}
-	return false, nil
+	return nil
 }
 
 // claimDelivery records the delivery key and body. With a dedupe window the

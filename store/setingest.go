@@ -42,6 +42,24 @@ func validate(d *recontact.Delivery) error {
 // including the invalid ones it skipped, and reports how many jobs it queued.
 // Any error leaves tx unusable for the batch: the caller rolls back.
 func (s *Store) ingestSet(ctx context.Context, tx *sqlx.Tx, batch []*ingestReq, results []ingestResult) (int, error) {
+	live := s.liveRequests(batch, results)
+	fresh, err := s.claimKeys(ctx, tx, batch, live)
+	if err != nil {
+		return 0, err
+	}
+	var apply []int
+	for _, i := range live {
+		results[i].duplicate = !fresh[i]
+		if fresh[i] {
+			apply = append(apply, i)
+		}
+	}
+	return s.applySet(ctx, tx, batch, apply)
+}
+
+// liveRequests fails the requests whose caller gave up or whose delivery is
+// invalid, stamps the rest with the receipt time, and returns their indexes.
+func (s *Store) liveRequests(batch []*ingestReq, results []ingestResult) []int {
 	now := s.Now()
 	live := make([]int, 0, len(batch))
 	for i, r := range batch {
@@ -58,17 +76,15 @@ func (s *Store) ingestSet(ctx context.Context, tx *sqlx.Tx, batch []*ingestReq, 
 		}
 		live = append(live, i)
 	}
-	fresh, err := s.claimKeys(ctx, tx, batch, live)
-	if err != nil {
-		return 0, err
-	}
+	return live
+}
+
+// applySet applies the deliveries batch[idx] (claimed, in lock order) to
+// contacts, bookings and jobs, and reports how many jobs it queued.
+func (s *Store) applySet(ctx context.Context, tx *sqlx.Tx, batch []*ingestReq, idx []int) (int, error) {
 	var contacts, bookings []int
 	var jobs []recontact.Job
-	for _, i := range live {
-		results[i].duplicate = !fresh[i]
-		if !fresh[i] {
-			continue
-		}
+	for _, i := range idx {
 		if batch[i].d.Contact != nil {
 			contacts = append(contacts, i)
 		}
@@ -88,10 +104,8 @@ func (s *Store) ingestSet(ctx context.Context, tx *sqlx.Tx, batch []*ingestReq, 
 			return 0, err
 		}
 	}
-	for _, i := range live {
-		if fresh[i] {
-			jobs = append(jobs, batch[i].d.Jobs...)
-		}
+	for _, i := range idx {
+		jobs = append(jobs, batch[i].d.Jobs...)
 	}
 	return s.enqueueAll(ctx, tx, jobs)
 }

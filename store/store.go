@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -52,6 +53,8 @@ type Store struct {
 	Now func() time.Time
 
 	group     *groupCommitter // nil: each Ingest commits alone
+	applier   *applier        // with group: applies acknowledged deliveries (inbox.go)
+	log       *slog.Logger
 	writeback map[recontact.Source]bool
 	jobs      chan struct{} // see JobsQueued
 	stmts     sync.Map      // query → *sqlx.Stmt, see prepared
@@ -63,8 +66,13 @@ type Options struct {
 	// MaxOpenConns caps the pool; 0 picks a default per dialect.
 	MaxOpenConns int
 	// GroupCommit batches concurrent Ingest calls into one transaction (one
-	// fsync for many deliveries). Each caller still returns only after commit.
+	// fsync for many deliveries) that commits each delivery's key, raw body
+	// and normalised form; each caller returns once that is committed, and
+	// an applier applies the deliveries to contacts right behind (inbox.go;
+	// Settle waits for it).
 	GroupCommit bool
+	// Logger receives the applier's warnings; nil discards them.
+	Logger *slog.Logger
 	// Writeback lists the helpdesks whose verdict changes queue write-back jobs.
 	Writeback map[recontact.Source]bool
 }
@@ -140,8 +148,11 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 	if opt.Settings == (metrics.Settings{}) {
 		opt.Settings = metrics.DefaultSettings()
 	}
+	if opt.Logger == nil {
+		opt.Logger = slog.New(slog.DiscardHandler)
+	}
 	s := &Store{db: db, dialect: dialect, settings: opt.Settings, Now: time.Now, writeback: opt.Writeback,
-		jobs: make(chan struct{}, 1)}
+		jobs: make(chan struct{}, 1), log: opt.Logger}
 	if err := s.Migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -151,6 +162,7 @@ func Open(ctx context.Context, url string, opt Options) (*Store, error) {
 		return nil, err
 	}
 	if opt.GroupCommit {
+		s.applier = newApplier(s, opt.Logger)
 		s.group = newGroupCommitter(s)
 	}
 	return s, nil
@@ -185,10 +197,12 @@ func (s *Store) Settings() metrics.Settings { return s.settings }
 // DB exposes the handle for tests and benchmarks that compare plain SQL.
 func (s *Store) DB() *sqlx.DB { return s.db }
 
-// Close stops the group committer and closes the pool.
+// Close stops the group committer, applies what it acknowledged (for a
+// while; the rest waits in the inbox) and closes the pool.
 func (s *Store) Close() error {
 	if s.group != nil {
 		s.group.stop()
+		s.applier.stop()
 	}
 	return s.db.Close()
 }

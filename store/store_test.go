@@ -246,6 +246,9 @@ func TestGroupCommitConcurrent(t *testing.T) {
 		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM deliveries`); err != nil || n != 100 {
 			t.Fatalf("deliveries = %d (%v), want 100", n, err)
 		}
+		if err := s.Settle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM contacts`); err != nil || n != 100 {
 			t.Fatalf("contacts = %d (%v), want 100", n, err)
 		}
@@ -274,6 +277,9 @@ func TestGroupCommitIsolatesBadDelivery(t *testing.T) {
 			})
 		}
 		wg.Wait()
+		if err := s.Settle(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 		var n int
 		if err := s.DB().Get(&n, `SELECT COUNT(*) FROM contacts`); err != nil {
 			t.Fatal(err)

@@ -152,13 +152,14 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 		return err
 	}
 	s, err := store.Open(ctx, cfg.DatabaseURL, store.Options{Settings: cfg.settings(), GroupCommit: true,
-		Writeback: cfg.writebackSources()})
+		Writeback: cfg.writebackSources(), Logger: log})
 	if err != nil {
 		return fmt.Errorf("open store: %w", err)
 	}
 	defer s.Close()
 
-	ev := &worker.Evaluator{Store: s, Log: log}
+	// The applier's signal wakes the evaluator for the contacts it changed.
+	ev := &worker.Evaluator{Store: s, Log: log, Wakeups: s.Applied(), Coalesce: 200 * time.Millisecond}
 	runner := &worker.Runner{Store: s, Log: log, Funcs: hd.enrichment(s), MaxAttempts: cfg.JobMaxAttempts}
 	checker := alerting(cfg, s, runner, log)
 	tm := telemetry.New(s, time.Duration(cfg.AlertWindow), log)
@@ -181,8 +182,6 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	}
 	h := handlers.New(handlers.Config{
 		Store: s, Logger: log, AdminToken: cfg.AdminToken, Connectors: conns,
-		// The runner is woken by the store when a commit queued jobs.
-		Ingested: func(recontact.Source) { ev.Wake() },
 		Observer: tm, Prometheus: tm.Handler(), MetricsToken: cfg.MetricsToken,
 		ZendeskSubdomain: cfg.ZendeskSubdomain, FreshdeskDomain: cfg.FreshdeskDomain,
 	})

@@ -1,0 +1,478 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
+
+	"github.com/recontact/recontact"
+)
+
+// With Options.GroupCommit a webhook's 2xx waits only for what makes it
+// durable: its deliveries row (key and raw body) and an inbox row holding the
+// normalised delivery, written for a whole batch of concurrent webhooks with
+// a few multi-row statements and one commit. The applier then applies inbox
+// rows to contacts, bookings and jobs in large batches, and deletes them in
+// the transaction that applies them: each delivery is applied exactly once,
+// after a crash too (the rows wait for the next start, or another instance).
+
+// applyBatch is how many inbox rows one applier transaction takes; after a
+// pass of applyBurst or more the next waits applyCoalesce to gather more.
+const (
+	applyBatch    = 512
+	applyBurst    = 16
+	applyCoalesce = 50 * time.Millisecond
+)
+
+type applier struct {
+	s       *Store
+	log     *slog.Logger
+	wake    chan struct{}
+	applied chan struct{} // Store.Applied
+	quit    chan struct{}
+	done    chan struct{}
+	acked   atomic.Int64 // the highest inbox id this store acknowledged
+
+	mu     sync.Mutex
+	passed chan struct{} // closed after each pass, then replaced (Settle)
+}
+
+func newApplier(s *Store, log *slog.Logger) *applier {
+	a := &applier{s: s, log: log, wake: make(chan struct{}, 1), applied: make(chan struct{}, 1),
+		quit: make(chan struct{}), done: make(chan struct{}), passed: make(chan struct{})}
+	go a.run()
+	return a
+}
+
+// ack records inbox rows up to id as acknowledged and asks for a pass.
+func (a *applier) ack(id int64) {
+	for {
+		cur := a.acked.Load()
+		if id <= cur || a.acked.CompareAndSwap(cur, id) {
+			break
+		}
+	}
+	signal(a.wake)
+}
+
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// nextPass returns a channel closed when the pass after the current one ends.
+func (a *applier) nextPass() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.passed
+}
+
+func (a *applier) endPass() {
+	a.mu.Lock()
+	close(a.passed)
+	a.passed = make(chan struct{})
+	a.mu.Unlock()
+}
+
+// drainFor bounds how long Close keeps applying before it gives up; what is
+// left stays in the inbox for the next start.
+const drainFor = 10 * time.Second
+
+func (a *applier) run() {
+	defer close(a.done)
+	var drainUntil, statsChecked time.Time
+	failures := 0
+	for {
+		if a.s.dialect == Postgres && time.Since(statsChecked) > statsEvery {
+			statsChecked = time.Now()
+			if err := a.s.analyzeYoung(); err != nil {
+				a.log.Warn("analyze new tables", slog.Any("err", err))
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		n, err := a.s.applyInbox(ctx, applyBatch)
+		cancel()
+		a.endPass()
+		if n > 0 {
+			signal(a.applied)
+		}
+		if err != nil {
+			failures++
+			if failures == 1 || failures%20 == 0 {
+				a.log.Warn("apply acknowledged deliveries", slog.Any("err", err), slog.Int("failures", failures))
+			}
+		} else {
+			failures = 0
+		}
+		if !drainUntil.IsZero() {
+			if err != nil || n < applyBatch || time.Now().After(drainUntil) {
+				return
+			}
+			continue
+		}
+		// A backlog goes on at once. Deliveries streaming in wait
+		// applyCoalesce for more, since one large transaction costs far less
+		// per delivery than many small ones; a failure backs off; otherwise a
+		// wake-up or the poll (other instances' leftovers) starts the next.
+		wait, wake := 500*time.Millisecond, a.wake
+		switch {
+		case err != nil:
+			wait, wake = min(100*time.Millisecond<<min(failures, 6), 5*time.Second), nil
+		case n == applyBatch:
+			wait = 0
+		case n >= applyBurst:
+			wait, wake = applyCoalesce, nil
+		}
+		if wait == 0 {
+			select {
+			case <-a.quit:
+				drainUntil = time.Now().Add(drainFor)
+			default:
+			}
+			continue
+		}
+		select {
+		case <-wake:
+		case <-time.After(wait):
+		case <-a.quit:
+			drainUntil = time.Now().Add(drainFor)
+		}
+	}
+}
+
+// statsEvery is how often the applier looks for tables that outgrew their
+// planner statistics (analyzeYoung).
+const statsEvery = 2 * time.Second
+
+// analyzeYoung runs ANALYZE on the busy tables that changed more since their
+// last analysis than they held then: a new install's tables, mostly, whose
+// first minute would otherwise run on plans made for an empty table
+// (autovacuum looks once a minute). Without statistics PostgreSQL finds
+// contacts by scanning every ticket of a source, which costs more with each
+// delivery. Past that, autovacuum's own thresholds take over.
+func (s *Store) analyzeYoung() error {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var tables []string
+	err := s.db.SelectContext(ctx, &tables, `SELECT t.relname FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
+WHERE t.schemaname = current_schema() AND t.relname IN ('contacts', 'bookings', 'deliveries', 'inbox', 'jobs')
+	AND t.n_mod_since_analyze >= 1000 AND t.n_mod_since_analyze > c.reltuples`)
+	for _, t := range tables {
+		if err == nil {
+			_, err = s.db.ExecContext(ctx, `ANALYZE `+pq.QuoteIdentifier(t))
+		}
+	}
+	return err
+}
+
+// stop applies what is waiting (for up to drainFor) and stops.
+func (a *applier) stop() {
+	close(a.quit)
+	<-a.done
+}
+
+// Settle waits until every delivery this store acknowledged before the call
+// has been applied, or ctx ends. Reads that must see a webhook just answered
+// (the API) call it first. Without GroupCommit a delivery is applied before
+// its answer, and Settle returns at once.
+func (s *Store) Settle(ctx context.Context) error {
+	a := s.applier
+	if a == nil {
+		return nil
+	}
+	target := a.acked.Load()
+	for {
+		next := a.nextPass()
+		var pending bool
+		err := s.db.GetContext(ctx, &pending, s.db.Rebind(`SELECT EXISTS (SELECT 1 FROM inbox WHERE id <= ? AND error = '')`), target)
+		if err != nil || !pending {
+			return classify(err)
+		}
+		select {
+		case <-next:
+		case <-ctx.Done():
+			return classify(ctx.Err())
+		}
+	}
+}
+
+// Applied is signalled after the applier applied deliveries, so the
+// evaluator looks at the contacts they changed at once. Signals coalesce; it
+// has one consumer. Without GroupCommit it is nil (never ready).
+func (s *Store) Applied() <-chan struct{} {
+	if s.applier == nil {
+		return nil
+	}
+	return s.applier.applied
+}
+
+// InboxBacklog counts deliveries acknowledged but not applied yet, and those
+// whose application failed for good (kept in the inbox, see the log).
+func (s *Store) InboxBacklog(ctx context.Context) (waiting, failed int64, err error) {
+	err = s.db.QueryRowxContext(ctx, `SELECT COUNT(*) FILTER (WHERE error = ''), COUNT(*) FILTER (WHERE error <> '') FROM inbox`).
+		Scan(&waiting, &failed)
+	return waiting, failed, classify(err)
+}
+
+// encodeQueued is a delivery's inbox form: all of it but the raw body, which
+// its deliveries row keeps.
+func encodeQueued(d *recontact.Delivery) ([]byte, error) {
+	c := *d
+	c.Body = nil
+	return json.Marshal(&c)
+}
+
+func decodeQueued(b []byte) (*recontact.Delivery, error) {
+	d := new(recontact.Delivery)
+	if err := json.Unmarshal(b, d); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// acceptSet records a batch's keys and raw bodies and queues its fresh
+// deliveries in the inbox, in batch order. It fills results like ingestSet
+// and returns the highest inbox id it wrote.
+func (s *Store) acceptSet(ctx context.Context, tx *sqlx.Tx, batch []*ingestReq, results []ingestResult) (int64, error) {
+	live := s.liveRequests(batch, results)
+	payloads := make(map[int][]byte, len(live))
+	for _, i := range live {
+		p, err := encodeQueued(batch[i].d)
+		if err != nil {
+			return 0, err
+		}
+		payloads[i] = p
+	}
+	fresh, err := s.claimKeys(ctx, tx, batch, live)
+	if err != nil {
+		return 0, err
+	}
+	queue := make([][]byte, 0, len(live))
+	for _, i := range live {
+		results[i].duplicate = !fresh[i]
+		if fresh[i] {
+			queue = append(queue, payloads[i])
+		}
+	}
+	return s.queueInbox(ctx, tx, queue)
+}
+
+// acceptOne is acceptSet for one delivery, for the per-delivery path.
+func (s *Store) acceptOne(ctx context.Context, tx *sqlx.Tx, d *recontact.Delivery) (dup bool, id int64, err error) {
+	if d.ReceivedAt.IsZero() {
+		d.ReceivedAt = s.Now()
+	}
+	if err := validate(d); err != nil {
+		return false, 0, err
+	}
+	p, err := encodeQueued(d)
+	if err != nil {
+		return false, 0, err
+	}
+	fresh, err := s.claimDelivery(ctx, tx, d)
+	if err != nil || !fresh {
+		return !fresh, 0, err
+	}
+	id, err = s.queueInbox(ctx, tx, [][]byte{p})
+	return false, id, err
+}
+
+// queueInbox inserts inbox rows and returns the highest id.
+func (s *Store) queueInbox(ctx context.Context, tx *sqlx.Tx, payloads [][]byte) (int64, error) {
+	var top int64
+	for part := range slices.Chunk(payloads, rowsPerStatement) {
+		var ids []int64
+		if s.dialect == Postgres {
+			st, err := s.prepared(ctx, tx, `INSERT INTO inbox (delivery) SELECT unnest($1::bytea[]) RETURNING id`)
+			if err != nil {
+				return 0, err
+			}
+			if err := st.SelectContext(ctx, &ids, pq.Array(part)); err != nil {
+				return 0, err
+			}
+		} else {
+			q := `INSERT INTO inbox (delivery) VALUES (?)` + strings.Repeat(", (?)", len(part)-1) + ` RETURNING id`
+			args := make([]any, len(part))
+			for i, p := range part {
+				args[i] = p
+			}
+			st, err := s.prepared(ctx, tx, q)
+			if err != nil {
+				return 0, err
+			}
+			if err := st.SelectContext(ctx, &ids, args...); err != nil {
+				return 0, err
+			}
+		}
+		if len(ids) > 0 {
+			top = max(top, slices.Max(ids))
+		}
+	}
+	return top, nil
+}
+
+type inboxRow struct {
+	ID       int64  `db:"id"`
+	Delivery []byte `db:"delivery"`
+}
+
+// applyInbox applies up to limit inbox rows, oldest first, and reports how
+// many it took. The set path runs first; when it cannot finish, the same
+// rows go one at a time, each under a savepoint, and a delivery that fails
+// for good is marked with its error and kept rather than retried forever.
+func (s *Store) applyInbox(ctx context.Context, limit int) (int, error) {
+	n, err := s.applyInboxTx(ctx, limit, false)
+	if err == nil {
+		return n, nil
+	}
+	if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
+		return 0, err
+	}
+	return s.applyInboxTx(ctx, limit, true)
+}
+
+func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	q := `SELECT id, delivery FROM inbox WHERE error = '' ORDER BY id LIMIT ?`
+	if s.dialect == Postgres {
+		// A commit lost in a crash loses its inbox deletes with it, so the rows
+		// are applied again: this transaction need not wait for its fsync.
+		// SKIP LOCKED lets several instances apply side by side.
+		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
+			return 0, err
+		}
+		q += ` FOR UPDATE SKIP LOCKED`
+	}
+	var rows []inboxRow
+	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), limit); err != nil {
+		return 0, err
+	}
+	if len(rows) == 0 {
+		return 0, nil
+	}
+	failed := map[int64]error{}
+	reqs := make([]*ingestReq, 0, len(rows))
+	ids := make(map[*ingestReq]int64, len(rows))
+	for _, r := range rows {
+		d, err := decodeQueued(r.Delivery)
+		if err == nil {
+			err = validate(d)
+		}
+		if err != nil {
+			failed[r.ID] = err
+			continue
+		}
+		req := &ingestReq{ctx: ctx, d: d}
+		reqs = append(reqs, req)
+		ids[req] = r.ID
+	}
+	// Lock order, and within one ticket the order of acknowledgement.
+	slices.SortStableFunc(reqs, func(a, b *ingestReq) int {
+		return cmp.Or(cmp.Compare(a.d.Source, b.d.Source), cmp.Compare(rowKey(a.d), rowKey(b.d)), cmp.Compare(ids[a], ids[b]))
+	})
+	queued := 0
+	if !oneByOne {
+		all := make([]int, len(reqs))
+		for i := range all {
+			all[i] = i
+		}
+		if queued, err = s.applySet(ctx, tx, reqs, all); err != nil {
+			return 0, err
+		}
+	} else {
+		for i, r := range reqs {
+			if err := s.applySaved(ctx, tx, fmt.Sprintf("a%d", i), r.d); err != nil {
+				if recontact.ErrorCode(classify(err)) == recontact.EUnavailable {
+					return 0, err // the database, not the delivery: try again later
+				}
+				failed[ids[r]] = err
+			}
+		}
+		queued = 1 // a delivery may have queued jobs
+	}
+	done := make([]int64, 0, len(rows))
+	for _, r := range rows {
+		if err, ok := failed[r.ID]; ok {
+			s.log.Error("delivery could not be applied; kept in the inbox", slog.Int64("inbox_id", r.ID), slog.Any("err", err))
+			msg := err.Error()
+			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE inbox SET error = ? WHERE id = ?`), msg, r.ID); err != nil {
+				return 0, err
+			}
+			continue
+		}
+		done = append(done, r.ID)
+	}
+	if err := s.deleteInbox(ctx, tx, done); err != nil {
+		return 0, err
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	if queued > 0 {
+		s.notifyJobs()
+	}
+	return len(rows), nil
+}
+
+// applySaved applies one delivery under a savepoint: a failure undoes only
+// its own writes; a deadlock is tried again.
+func (s *Store) applySaved(ctx context.Context, tx *sqlx.Tx, sp string, d *recontact.Delivery) error {
+	// A failing savepoint statement leaves the transaction unusable: that is
+	// the database's trouble, not the delivery's.
+	broken := func(err error) error { return recontact.Wrap(recontact.EUnavailable, "store unavailable", err) }
+	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
+		return broken(err)
+	}
+	err := s.applyOne(ctx, tx, d)
+	for attempt := 0; retryable(err) && attempt < 3; attempt++ {
+		if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
+			return broken(rbErr)
+		}
+		err = s.applyOne(ctx, tx, d)
+	}
+	if err != nil {
+		if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
+			return broken(rbErr)
+		}
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+		return broken(err)
+	}
+	return nil
+}
+
+func (s *Store) deleteInbox(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+	for part := range slices.Chunk(ids, rowsPerStatement) {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM inbox WHERE id = ANY($1::bigint[])`, pq.Array(part)); err != nil {
+				return err
+			}
+			continue
+		}
+		q, args, err := sqlx.In(`DELETE FROM inbox WHERE id IN (?)`, part)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,172 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/recontact/recontact"
+	"github.com/recontact/recontact/store"
+	"github.com/recontact/recontact/store/storetest"
+)
+
+// waitApplied polls until the inbox is empty of waiting rows: deliveries
+// acknowledged by another process are not Settle's to wait for.
+func waitApplied(t *testing.T, s *store.Store) {
+	t.Helper()
+	for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		waiting, _, err := s.InboxBacklog(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 0 {
+			return
+		}
+		if time.Now().After(end) {
+			t.Fatalf("%d deliveries still waiting in the inbox", waiting)
+		}
+	}
+}
+
+// A process killed between its 2xx and the applier's turn leaves the
+// deliveries in the inbox; the next start applies them, once.
+func TestAcknowledgedIsAppliedAfterCrash(t *testing.T) {
+	storetest.EachURL(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s, err := store.Open(ctx, url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		older := contact("7", "a@example.com", t0, recontact.StatusOpen)
+		newer := contact("7", "a@example.com", t0, recontact.StatusSolved)
+		newer.UpdatedAt = t0.Add(time.Hour)
+		reply := delivery("reply", contact("8", "b@example.com", t0, recontact.StatusOpen))
+		reply.Activity = recontact.Activity{Replies: 1}
+		booking := &recontact.Delivery{Source: recontact.SourceBookings, Key: "bk", Body: []byte(`{}`), ReceivedAt: t0,
+			Booking: &recontact.Booking{ID: "B1", CustomerEmail: "a@example.com", CustomerKey: "a@example.com", Partner: "p1",
+				CreatedAt: t0, CheckIn: "2026-10-10", CheckOut: "2026-10-12", Status: "confirmed", UpdatedAt: t0}}
+		// The newer snapshot is acknowledged first: the order must not matter.
+		if _, err := s.AcceptOnly(ctx, []*recontact.Delivery{delivery("n", newer), delivery("o", older), reply, booking}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Contact(ctx, recontact.SourceZendesk, "7"); recontact.ErrorCode(err) != recontact.ENotFound {
+			t.Fatalf("before any applier ran: got %v, want not found", err)
+		}
+		s.Close()
+
+		s, err = store.Open(ctx, url, store.Options{GroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		waitApplied(t, s)
+		if got := mustContact(t, s, "7").Status; got != recontact.StatusSolved {
+			t.Errorf("ticket 7 status = %q, want solved (the newer snapshot)", got)
+		}
+		if got := mustContact(t, s, "8").Replies; got != 1 {
+			t.Errorf("ticket 8 replies = %d, want 1", got)
+		}
+		var bookings int
+		if err := s.DB().Get(&bookings, `SELECT COUNT(*) FROM bookings`); err != nil || bookings != 1 {
+			t.Errorf("bookings = %d (%v), want 1", bookings, err)
+		}
+		// The keys were claimed before the crash: a retry is a duplicate.
+		if !mustIngest(t, s, reply) {
+			t.Error("a retried delivery acknowledged before the crash was taken as new")
+		}
+		if err := s.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := mustContact(t, s, "8").Replies; got != 1 {
+			t.Errorf("after the retry ticket 8 replies = %d, want 1", got)
+		}
+	})
+}
+
+// A delivery that cannot be applied is kept with its error, counted, and
+// does not hold back the others.
+func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
+	storetest.EachURL(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s, err := store.Open(ctx, url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().Exec(`INSERT INTO inbox (delivery) VALUES ('not json')`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcceptOnly(ctx, []*recontact.Delivery{delivery("k", contact("1", "a@example.com", t0, recontact.StatusOpen))}); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s, err = store.Open(ctx, url, store.Options{GroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		waitApplied(t, s)
+		mustContact(t, s, "1")
+		waiting, failed, err := s.InboxBacklog(ctx)
+		if err != nil || waiting != 0 || failed != 1 {
+			t.Errorf("inbox: %d waiting, %d failed (%v); want 0 and 1", waiting, failed, err)
+		}
+	})
+}
+
+// Several instances on one PostgreSQL database accept and apply side by side:
+// every delivery counts once, whichever instance applied it.
+func TestInstancesShareTheInbox(t *testing.T) {
+	url := storetest.PostgresURL(t)
+	ctx := context.Background()
+	var stores []*store.Store
+	for range 3 {
+		s, err := store.Open(ctx, url, store.Options{GroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	const tickets, perTicket = 20, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, tickets*perTicket)
+	for i := range tickets * perTicket {
+		wg.Go(func() {
+			c := contact(fmt.Sprint(i%tickets), fmt.Sprintf("c%d@example.com", i%tickets), t0, recontact.StatusOpen)
+			c.UpdatedAt = t0.Add(time.Duration(i) * time.Second)
+			d := delivery(fmt.Sprintf("k%d", i), c)
+			d.Activity = recontact.Activity{Replies: 1}
+			// Each delivery is sent to two instances, as a retry after a
+			// lost answer would be.
+			for j := range 2 {
+				if _, err := stores[(i+j)%len(stores)].Ingest(ctx, d); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	if err := errors.Join(func() (out []error) {
+		for err := range errs {
+			out = append(out, err)
+		}
+		return out
+	}()...); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stores {
+		if err := s.Settle(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitApplied(t, stores[0])
+	for id := range tickets {
+		if got := mustContact(t, stores[0], fmt.Sprint(id)).Replies; got != perTicket {
+			t.Errorf("ticket %d replies = %d, want %d", id, got, perTicket)
+		}
+	}
+}
