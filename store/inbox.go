@@ -92,6 +92,7 @@ const drainFor = 10 * time.Second
 
 func (a *applier) run() {
 	defer close(a.done)
+	a.retryFailed()
 	var drainUntil, statsChecked time.Time
 	failures := 0
 	for {
@@ -175,6 +176,22 @@ WHERE t.schemaname = current_schema() AND t.relname IN ('contacts', 'bookings', 
 		}
 	}
 	return err
+}
+
+// retryFailed gives the deliveries that could not be applied another try
+// when a process starts: a new version may have fixed what failed. Those
+// that fail again are marked again.
+func (a *applier) retryFailed() {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	res, err := a.s.db.ExecContext(ctx, `UPDATE inbox SET error = '' WHERE error <> ''`)
+	if err != nil {
+		a.log.Warn("retry failed deliveries", slog.Any("err", err))
+		return
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		a.log.Info("retrying deliveries that could not be applied before", slog.Int64("deliveries", n))
+	}
 }
 
 // stop applies what is waiting (for up to drainFor) and stops.

@@ -87,7 +87,7 @@ func TestAcknowledgedIsAppliedAfterCrash(t *testing.T) {
 }
 
 // A delivery that cannot be applied is kept with its error, counted, and
-// does not hold back the others.
+// does not hold back the others; the next start tries it again.
 func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
 	storetest.EachURL(t, func(t *testing.T, url string) {
 		ctx := context.Background()
@@ -106,12 +106,43 @@ func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer s.Close()
 		waitApplied(t, s)
 		mustContact(t, s, "1")
 		waiting, failed, err := s.InboxBacklog(ctx)
 		if err != nil || waiting != 0 || failed != 1 {
 			t.Errorf("inbox: %d waiting, %d failed (%v); want 0 and 1", waiting, failed, err)
+		}
+		// A version that can apply it: here, the row is made valid.
+		s.Close()
+		s, err = store.Open(ctx, url, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.AcceptOnly(ctx, []*recontact.Delivery{delivery("k2", contact("2", "b@example.com", t0, recontact.StatusOpen))}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().Exec(`UPDATE inbox SET delivery = (SELECT delivery FROM inbox WHERE error = ''), error = 'earlier failure' WHERE error <> ''`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().Exec(`DELETE FROM inbox WHERE error = ''`); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s, err = store.Open(ctx, url, store.Options{GroupCommit: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		// The start resets the mark in the background: wait for the contact.
+		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			if _, err := s.Contact(ctx, recontact.SourceZendesk, "2"); err == nil {
+				break
+			} else if time.Now().After(end) {
+				t.Fatalf("the delivery that failed before was not applied after a restart: %v", err)
+			}
+		}
+		if waiting, failed, err := s.InboxBacklog(ctx); err != nil || waiting != 0 || failed != 0 {
+			t.Errorf("after a restart: %d waiting, %d failed (%v); want 0 and 0", waiting, failed, err)
 		}
 	})
 }

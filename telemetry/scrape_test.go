@@ -164,6 +164,11 @@ func TestScrapeAfterDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 
+		// One delivery waiting to be applied, one that could not be.
+		if _, err := s.DB().Exec(`INSERT INTO inbox (delivery, error) VALUES ('{}', ''), ('x', 'invalid character')`); err != nil {
+			t.Fatal(err)
+		}
+
 		body := r.scrape()
 		wantLines(t, body,
 			`recontact_webhook_deliveries_total{outcome="accepted",source="zendesk"} 2`,
@@ -174,6 +179,8 @@ func TestScrapeAfterDeliveries(t *testing.T) {
 			`recontact_ingest_seconds_count{source="bookings"} 4`,
 			`recontact_dead_letters{kind="alert"} 1`,
 			`recontact_dead_letters{kind="writeback"} 0`,
+			`recontact_inbox{state="waiting"} 1`,
+			`recontact_inbox{state="failed"} 1`,
 			`recontact_jobs{queue="alerts",state="failed"} 1`,
 			// 2 contacts / 4 bookings; g1 came twice: 1 of 1 customer repeats.
 			`recontact_rate{rate="contact_ratio"} 0.5`,

@@ -101,6 +101,7 @@ var (
 	oldestDesc = prometheus.NewDesc("recontact_jobs_oldest_pending_seconds", "Age of the oldest pending job.", []string{"queue"}, nil)
 	rateDesc   = prometheus.NewDesc("recontact_rate", "Headline rates over the trailing window (contact_ratio, fcr_rate, repeat_contact_rate); absent when undefined.", []string{"rate"}, nil)
 	deadDesc   = prometheus.NewDesc("recontact_dead_letters", "Jobs that failed for good (the dead letter), by job kind.", []string{"kind"}, nil)
+	inboxDesc  = prometheus.NewDesc("recontact_inbox", "Acknowledged deliveries not yet applied to contacts (waiting), and those that could not be applied (failed; kept, see the log).", []string{"state"}, nil)
 )
 
 // queues groups job kinds as operators think of them.
@@ -115,6 +116,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- oldestDesc
 	ch <- rateDesc
 	ch <- deadDesc
+	ch <- inboxDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -131,6 +133,13 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(st.Failed), name, "failed")
 		ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, st.OldestPending.Seconds(), name)
 	}
+	waiting, failed, err := c.s.InboxBacklog(ctx)
+	if err != nil {
+		c.log.Warn("metrics: read inbox", slog.Any("err", err))
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(waiting), "waiting")
+	ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(failed), "failed")
 	dead, err := c.s.DeadLetters(ctx)
 	if err != nil {
 		c.log.Warn("metrics: read dead letters", slog.Any("err", err))

@@ -3,7 +3,13 @@
 // ticket, from concurrent senders over keep-alive connections, and prints one
 // tab-separated line:
 //
-//	senders  deliveries/s  p50 ms  p99 ms  errors
+//	senders  deliveries/s  p50 ms  p99 ms  errors  readable max ms
+//
+// With -token (the ADMIN_TOKEN) it also checks the promise that a contact is
+// readable within a second of its 2xx: five times a second it reads the
+// ticket of the latest 2xx through GET /api/v1/tickets, under the full load,
+// and reports the longest time from that 2xx to the contact's 200 ("-"
+// without -token).
 //
 // Only 2xx answers count as deliveries (a 2xx means committed); anything else,
 // or no answer, is an error and is not retried. It sends to loopback only.
@@ -29,6 +35,7 @@ import (
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,14 +49,15 @@ func main() {
 	senders := flag.Int("c", 8, "concurrent senders, one connection each")
 	duration := flag.Duration("d", 15*time.Second, "how long to send")
 	first := flag.Int64("first", 1, "first ticket id; runs on one store need ranges of their own")
+	token := flag.String("token", "", "ADMIN_TOKEN: also measure how soon an acknowledged contact is readable")
 	flag.Parse()
-	if err := run(*target, *secret, *senders, *duration, *first); err != nil {
+	if err := run(*target, *secret, *token, *senders, *duration, *first); err != nil {
 		fmt.Fprintln(os.Stderr, "ingest:", err)
 		os.Exit(1)
 	}
 }
 
-func run(target, secret string, senders int, duration time.Duration, first int64) error {
+func run(target, secret, token string, senders int, duration time.Duration, first int64) error {
 	if err := loopback(target); err != nil {
 		return err
 	}
@@ -70,8 +78,18 @@ func run(target, secret string, senders int, duration time.Duration, first int64
 	for i := range results {
 		wg.Go(func() { results[i] = g.send(deadline) })
 	}
+	readable := "-"
+	var readErr error
+	if token != "" {
+		var worst time.Duration
+		worst, readErr = g.readBack(target, token, deadline)
+		readable = fmt.Sprintf("%.1f", ms(worst))
+	}
 	wg.Wait()
 	elapsed := time.Since(start) // includes the requests still in flight at the deadline
+	if readErr != nil {
+		return readErr
+	}
 
 	var total result
 	for _, r := range results {
@@ -83,8 +101,8 @@ func run(target, secret string, senders int, duration time.Duration, first int64
 	}
 	slices.Sort(total.latencies)
 	ok := len(total.latencies)
-	fmt.Printf("%d\t%.0f\t%.1f\t%.1f\t%d\n", senders, float64(ok)/elapsed.Seconds(),
-		ms(percentile(total.latencies, 0.50)), ms(percentile(total.latencies, 0.99)), total.errors)
+	fmt.Printf("%d\t%.0f\t%.1f\t%.1f\t%d\t%s\n", senders, float64(ok)/elapsed.Seconds(),
+		ms(percentile(total.latencies, 0.50)), ms(percentile(total.latencies, 0.99)), total.errors, readable)
 	if total.firstErr != "" {
 		fmt.Fprintf(os.Stderr, "ingest: %d errors, the first: %s\n", total.errors, total.firstErr)
 	}
@@ -107,6 +125,46 @@ func loopback(target string) error {
 type generator struct {
 	addr, path, secret string
 	nextID             atomic.Int64
+	latest             atomic.Pointer[acked] // the most recent 2xx
+}
+
+type acked struct {
+	id int64
+	at time.Time
+}
+
+// readBack reads the ticket of the latest 2xx five times a second until
+// deadline, and returns the longest wait from a 2xx to its contact's 200.
+func (g *generator) readBack(target, token string, deadline time.Time) (time.Duration, error) {
+	u, _ := url.Parse(target)
+	base := u.Scheme + "://" + u.Host + "/api/v1/tickets/zendesk/"
+	client := &http.Client{Timeout: 10 * time.Second}
+	var worst time.Duration
+	for time.Now().Before(deadline) {
+		time.Sleep(200 * time.Millisecond)
+		last := g.latest.Load()
+		if last == nil {
+			continue
+		}
+		for {
+			req, _ := http.NewRequest(http.MethodGet, base+strconv.FormatInt(last.id, 10), nil)
+			req.Header.Set("Authorization", "Bearer "+token)
+			resp, err := client.Do(req)
+			if err != nil {
+				return 0, err
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+			if resp.StatusCode != http.StatusNotFound || time.Since(last.at) > 30*time.Second {
+				return 0, fmt.Errorf("read ticket %d: %s", last.id, resp.Status)
+			}
+		}
+		worst = max(worst, time.Since(last.at))
+	}
+	return worst, nil
 }
 
 // result is one sender's tally: the latency of each 2xx, and the rest.
@@ -127,8 +185,9 @@ func (g *generator) send(deadline time.Time) result {
 		if c == nil {
 			c, err = g.dial()
 		}
+		id := g.nextID.Add(1)
 		if err == nil {
-			err = c.post(g, g.nextID.Add(1))
+			err = c.post(g, id)
 		}
 		if err != nil {
 			r.errors++
@@ -142,6 +201,7 @@ func (g *generator) send(deadline time.Time) result {
 			continue
 		}
 		r.latencies = append(r.latencies, time.Since(start))
+		g.latest.Store(&acked{id: id, at: time.Now()})
 	}
 	if c != nil {
 		c.Close()

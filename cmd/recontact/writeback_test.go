@@ -217,14 +217,21 @@ func TestWritebackZendesk(t *testing.T) {
 		if len(e.notes("101")) != 0 {
 			t.Errorf("ticket 101 got a note; it is no repeat")
 		}
+		// Both jobs finished (the tags on the fake change before a job records
+		// its end): Zendesk's echo can only follow the update.
 		eventually(t, 2*time.Second, "write-back recorded as done", func() bool {
-			_, tk := e.api(http.MethodGet, "/api/v1/tickets/zendesk/102")
-			return tk["writeback"] == "done"
+			_, tk101 := e.api(http.MethodGet, "/api/v1/tickets/zendesk/101")
+			_, tk102 := e.api(http.MethodGet, "/api/v1/tickets/zendesk/102")
+			return tk101["writeback"] == "done" && tk102["writeback"] == "done"
 		})
 		_, tk := e.api(http.MethodGet, "/api/v1/tickets/zendesk/102")
 		if got := strs(tk["tags_written"]); !stdslices.Equal(got, []string{"repeat_contact"}) || tk["writeback_error"] != nil {
 			t.Errorf("ticket API: tags_written %v, writeback_error %v", got, tk["writeback_error"])
 		}
+		eventually(t, 2*time.Second, "no write-back left before the echo", func() bool {
+			p, r, _ := e.queue()
+			return p+r == 0
+		})
 
 		// The loop case: Zendesk reports recontact's own update.
 		before := e.writes()
