@@ -164,11 +164,11 @@ func (s *Store) commitBatch(ctx context.Context, batch []*ingestReq, atomic bool
 // commitSet runs the set path in a transaction of its own.
 func (s *Store) commitSet(ctx context.Context, batch []*ingestReq, atomic bool) ([]ingestResult, int, error) {
 	results := make([]ingestResult, len(batch))
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, done, err := s.beginTx(ctx)
 	if err != nil {
 		return results, 0, err
 	}
-	defer tx.Rollback()
+	defer done()
 	queued, err := s.ingestSet(ctx, tx, batch, results)
 	if err != nil {
 		return results, 0, err
@@ -189,11 +189,11 @@ func (s *Store) commitSet(ctx context.Context, batch []*ingestReq, atomic bool) 
 func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic bool,
 	each func(context.Context, *sqlx.Tx, *recontact.Delivery) (dup bool, err error)) ([]ingestResult, error) {
 	results := make([]ingestResult, len(batch))
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, done, err := s.beginTx(ctx)
 	if err != nil {
 		return results, err
 	}
-	defer tx.Rollback()
+	defer done()
 	for i, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			results[i].err = classify(err)
@@ -244,11 +244,11 @@ func (s *Store) commitAccept(ctx context.Context, batch []*ingestReq) ([]ingestR
 			}
 			clear(results)
 		}
-		tx, err := s.db.BeginTxx(ctx, nil)
+		tx, done, err := s.beginTx(ctx)
 		if err != nil {
 			return 0, err
 		}
-		defer tx.Rollback()
+		defer done()
 		top, err := s.acceptSet(ctx, tx, batch, results)
 		if err != nil {
 			return 0, err

@@ -361,11 +361,11 @@ func (s *Store) applyInbox(ctx context.Context, limit int) (int, error) {
 }
 
 func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, done, err := s.beginTx(ctx)
 	if err != nil {
 		return 0, err
 	}
-	defer tx.Rollback()
+	defer done()
 	q := `SELECT id, delivery FROM inbox WHERE error = '' ORDER BY id LIMIT ?`
 	if s.dialect == Postgres {
 		// A commit lost in a crash loses its inbox deletes with it, so the rows
@@ -423,7 +423,7 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 		}
 		queued = 1 // a delivery may have queued jobs
 	}
-	done := make([]int64, 0, len(rows))
+	applied := make([]int64, 0, len(rows))
 	for _, r := range rows {
 		if err, ok := failed[r.ID]; ok {
 			s.log.Error("delivery could not be applied; kept in the inbox", slog.Int64("inbox_id", r.ID), slog.Any("err", err))
@@ -433,9 +433,9 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 			}
 			continue
 		}
-		done = append(done, r.ID)
+		applied = append(applied, r.ID)
 	}
-	if err := s.deleteInbox(ctx, tx, done); err != nil {
+	if err := s.deleteInbox(ctx, tx, applied); err != nil {
 		return 0, err
 	}
 	if err := tx.Commit(); err != nil {

@@ -58,6 +58,7 @@ type Store struct {
 	writeback map[recontact.Source]bool
 	jobs      chan struct{} // see JobsQueued
 	stmts     sync.Map      // query → *sqlx.Stmt, see prepared
+	writer    sync.Mutex    // SQLite: one transaction at a time (beginTx)
 }
 
 // Options tune a Store.
@@ -226,12 +227,34 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
 	return err
 }
 
+// beginTx starts a transaction; done rolls it back unless it committed, and
+// must be called. SQLite transactions are immediate (each takes the one
+// write lock), so its writers queue here on a mutex, which hands the lock
+// over at once, rather than in SQLite's busy handler, which sleeps and
+// retries (up to 100 ms a time) while the lock may already be free.
+func (s *Store) beginTx(ctx context.Context) (tx *sqlx.Tx, done func(), err error) {
+	if s.dialect == SQLite {
+		s.writer.Lock()
+	}
+	unlock := func() {
+		if s.dialect == SQLite {
+			s.writer.Unlock()
+		}
+	}
+	tx, err = s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		unlock()
+		return nil, nil, err
+	}
+	return tx, func() { _ = tx.Rollback(); unlock() }, nil
+}
+
 func (s *Store) tryTx(ctx context.Context, fn func(tx *sqlx.Tx) error) error {
-	tx, err := s.db.BeginTxx(ctx, nil)
+	tx, done, err := s.beginTx(ctx)
 	if err != nil {
 		return classify(err)
 	}
-	defer tx.Rollback() // no-op after Commit
+	defer done()
 	if err := fn(tx); err != nil {
 		return classify(err)
 	}
