@@ -31,15 +31,22 @@ func waitApplied(t *testing.T, s *store.Store) {
 	}
 }
 
+// openAt opens the store at url; the test closes it.
+func openAt(t *testing.T, url string, opt store.Options) *store.Store {
+	t.Helper()
+	s, err := store.Open(context.Background(), url, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // A process killed between its 2xx and the applier's turn leaves the
 // deliveries in the inbox; the next start applies them, once.
 func TestAcknowledgedIsAppliedAfterCrash(t *testing.T) {
 	storetest.EachURL(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s, err := store.Open(ctx, url, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openAt(t, url, store.Options{})
 		older := contact("7", "a@example.com", t0, recontact.StatusOpen)
 		newer := contact("7", "a@example.com", t0, recontact.StatusSolved)
 		newer.UpdatedAt = t0.Add(time.Hour)
@@ -57,10 +64,7 @@ func TestAcknowledgedIsAppliedAfterCrash(t *testing.T) {
 		}
 		s.Close()
 
-		s, err = store.Open(ctx, url, store.Options{GroupCommit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s = openAt(t, url, store.Options{GroupCommit: true})
 		defer s.Close()
 		waitApplied(t, s)
 		if got := mustContact(t, s, "7").Status; got != recontact.StatusSolved {
@@ -91,10 +95,7 @@ func TestAcknowledgedIsAppliedAfterCrash(t *testing.T) {
 func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
 	storetest.EachURL(t, func(t *testing.T, url string) {
 		ctx := context.Background()
-		s, err := store.Open(ctx, url, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openAt(t, url, store.Options{})
 		if _, err := s.DB().Exec(`INSERT INTO inbox (delivery) VALUES ('not json')`); err != nil {
 			t.Fatal(err)
 		}
@@ -102,10 +103,7 @@ func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
-		s, err = store.Open(ctx, url, store.Options{GroupCommit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s = openAt(t, url, store.Options{GroupCommit: true})
 		waitApplied(t, s)
 		mustContact(t, s, "1")
 		waiting, failed, err := s.InboxBacklog(ctx)
@@ -114,10 +112,7 @@ func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
 		}
 		// A version that can apply it: here, the row is made valid.
 		s.Close()
-		s, err = store.Open(ctx, url, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s = openAt(t, url, store.Options{})
 		if _, err := s.AcceptOnly(ctx, []*recontact.Delivery{delivery("k2", contact("2", "b@example.com", t0, recontact.StatusOpen))}); err != nil {
 			t.Fatal(err)
 		}
@@ -128,10 +123,7 @@ func TestInboxKeepsWhatCannotBeApplied(t *testing.T) {
 			t.Fatal(err)
 		}
 		s.Close()
-		s, err = store.Open(ctx, url, store.Options{GroupCommit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s = openAt(t, url, store.Options{GroupCommit: true})
 		defer s.Close()
 		// The start resets the mark in the background: wait for the contact.
 		for end := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -154,10 +146,7 @@ func TestInstancesShareTheInbox(t *testing.T) {
 	ctx := context.Background()
 	var stores []*store.Store
 	for range 3 {
-		s, err := store.Open(ctx, url, store.Options{GroupCommit: true})
-		if err != nil {
-			t.Fatal(err)
-		}
+		s := openAt(t, url, store.Options{GroupCommit: true})
 		defer s.Close()
 		stores = append(stores, s)
 	}
