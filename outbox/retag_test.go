@@ -198,11 +198,23 @@ func retag(t *testing.T, s *store.Store, n, scale int) {
 // speed, and measures commit → tag on the ticket.
 func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 	zd, w, lim := scaledRig(t, s, 1)
-	ev := &worker.Evaluator{Store: s, Wakeups: s.Applied()} // as serve wires it
+	ev := &worker.Evaluator{Store: s}
 	ctx, cancel := context.WithCancel(ctxb)
 	var bg sync.WaitGroup
 	bg.Go(func() { ev.Run(ctx) })
 	bg.Go(func() { w.Run(ctx) })
+	// As serve wires them: the applier's signal wakes both.
+	bg.Go(func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.Applied():
+				ev.Wake()
+				w.Wake()
+			}
+		}
+	})
 	defer func() { cancel(); bg.Wait() }()
 
 	type sample struct {
@@ -254,7 +266,6 @@ func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 		mu.Lock()
 		pending[id] = committed
 		mu.Unlock()
-		w.Wake()
 		sent++
 		time.Sleep(time.Until(now.Add(every)))
 	}

@@ -168,8 +168,6 @@ type Evaluator struct {
 	// Evaluated, when set, is called after each pass that evaluated someone:
 	// the pass may have queued write-backs, so it wakes the outbox.
 	Evaluated func()
-	// Wakeups, when set, asks for a pass like Wake (store.Applied).
-	Wakeups <-chan struct{}
 	// Coalesce is how long a wake-up waits before its pass while deliveries
 	// come in bursts (the last pass found at least burst customers), so they
 	// are evaluated in a few large transactions rather than one small pass
@@ -227,20 +225,16 @@ func (e *Evaluator) Run(ctx context.Context) {
 		if err == nil && (n == evalLimit || n > 0 && n < burst) {
 			continue
 		}
-		woken := false
 		select {
 		case <-ctx.Done():
 		case <-e.wake:
-			woken = true
-		case <-e.Wakeups:
-			woken = true
-		case <-time.After(e.Poll):
-		}
-		if woken && n >= burst {
-			select {
-			case <-ctx.Done():
-			case <-time.After(e.Coalesce):
+			if n >= burst {
+				select {
+				case <-ctx.Done():
+				case <-time.After(e.Coalesce):
+				}
 			}
+		case <-time.After(e.Poll):
 		}
 	}
 }

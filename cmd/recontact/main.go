@@ -158,8 +158,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	}
 	defer s.Close()
 
-	// The applier's signal wakes the evaluator for the contacts it changed.
-	ev := &worker.Evaluator{Store: s, Log: log, Wakeups: s.Applied(), Coalesce: 200 * time.Millisecond}
+	ev := &worker.Evaluator{Store: s, Log: log, Coalesce: 200 * time.Millisecond}
 	runner := &worker.Runner{Store: s, Log: log, Funcs: hd.enrichment(s), MaxAttempts: cfg.JobMaxAttempts}
 	checker := alerting(cfg, s, runner, log)
 	tm := telemetry.New(s, time.Duration(cfg.AlertWindow), log)
@@ -195,6 +194,21 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	wg.Go(func() { ev.Run(workCtx) })
+	// The applier evaluates what it applies: the evaluator takes what it left,
+	// the outbox the write-backs evaluation queued.
+	wg.Go(func() {
+		for {
+			select {
+			case <-workCtx.Done():
+				return
+			case <-s.Applied():
+				ev.Wake()
+				if ob != nil {
+					ob.Wake()
+				}
+			}
+		}
+	})
 	wg.Go(func() { runner.Run(workCtx) })
 	if reconciler != nil {
 		wg.Go(func() { reconciler.Run(workCtx) })
