@@ -412,7 +412,11 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 		if queued, err = s.applySet(ctx, tx, reqs, all); err != nil {
 			return 0, err
 		}
-		s.evaluateApplied(ctx, tx, reqs)
+		// Not on SQLite: there the one write lock, which webhooks wait
+		// for, would be held for the evaluation too.
+		if s.dialect == Postgres {
+			s.evaluateApplied(ctx, tx, reqs)
+		}
 	} else {
 		for i, r := range reqs {
 			if err := s.applySaved(ctx, tx, fmt.Sprintf("a%d", i), r.d); err != nil {
@@ -449,8 +453,8 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 }
 
 // evaluateApplied evaluates, in the applier's transaction, the customers of
-// the deliveries it has just applied: that saves the evaluator finding them,
-// a transaction and a commit of its own. It is an optimisation only: what it
+// the deliveries it has just applied (PostgreSQL): that saves the evaluator
+// finding them, a transaction and a commit of its own. It is an optimisation only: what it
 // cannot do (a customer an evaluator holds, a contact whose stored customer
 // differs from its snapshot's, an error) stays dirty for the evaluator, and
 // an error undoes only the evaluation.
