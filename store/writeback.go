@@ -164,9 +164,9 @@ func (s *Store) RetryWriteback(ctx context.Context, id int64) (*QueuedJob, error
 		return nil, classify(err)
 	}
 	// RetryFailed drops the job when a pending twin already carries the work:
-	// that one is what now runs.
-	err = s.db.GetContext(ctx, &j, s.db.Rebind(`SELECT `+jobColumns+` FROM jobs WHERE kind = ? AND key = ? AND state = ?`),
-		recontact.JobWriteback, j.Key, JobPending)
+	// that one is what now runs. A worker may have claimed it already.
+	err = s.db.GetContext(ctx, &j, s.db.Rebind(`SELECT `+jobColumns+` FROM jobs WHERE kind = ? AND key = ? AND state IN (?, ?)
+ORDER BY id DESC LIMIT 1`), recontact.JobWriteback, j.Key, JobPending, JobRunning)
 	if err != nil {
 		return nil, classify(err)
 	}
