@@ -203,7 +203,9 @@ func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 	var bg sync.WaitGroup
 	bg.Go(func() { ev.Run(ctx) })
 	bg.Go(func() { w.Run(ctx) })
-	// As serve wires them: the applier's signal wakes both.
+	// As serve wires them: the applier's signal wakes the evaluator, whose
+	// passes wake the outbox.
+	ev.Evaluated = w.Wake
 	bg.Go(func() {
 		for {
 			select {
@@ -211,7 +213,6 @@ func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 				return
 			case <-s.Applied():
 				ev.Wake()
-				w.Wake()
 			}
 		}
 	})

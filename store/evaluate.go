@@ -98,28 +98,6 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 	if err := s.lockCustomers(ctx, tx, keys); err != nil {
 		return err
 	}
-	return s.evaluateLocked(ctx, tx, keys)
-}
-
-// tryLockCustomers is lockCustomers without waiting: it returns the keys
-// whose locks it got. A transaction that already holds row locks (the
-// applier's) must not wait for an evaluator that may wait for those rows.
-func (s *Store) tryLockCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) ([]string, error) {
-	if s.dialect != Postgres {
-		return keys, nil
-	}
-	st, err := s.prepared(ctx, tx, `SELECT k FROM (SELECT set_config('plan_cache_mode', 'force_generic_plan', true)) cfg,
-	unnest($1::text[]) AS k WHERE pg_try_advisory_xact_lock(hashtext(k))`)
-	if err != nil {
-		return nil, err
-	}
-	var got []string
-	err = st.SelectContext(ctx, &got, pq.Array(keys))
-	return got, err
-}
-
-// evaluateLocked is evaluateCustomers for customers whose locks are held.
-func (s *Store) evaluateLocked(ctx context.Context, tx *sqlx.Tx, keys []string) error {
 	dirty, err := selectByKey(ctx, s, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
 	if err != nil {
 		return err

@@ -412,11 +412,6 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 		if queued, err = s.applySet(ctx, tx, reqs, all); err != nil {
 			return 0, err
 		}
-		// Not on SQLite: there the one write lock, which webhooks wait
-		// for, would be held for the evaluation too.
-		if s.dialect == Postgres {
-			s.evaluateApplied(ctx, tx, reqs)
-		}
 	} else {
 		for i, r := range reqs {
 			if err := s.applySaved(ctx, tx, fmt.Sprintf("a%d", i), r.d); err != nil {
@@ -450,50 +445,6 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 		s.notifyJobs()
 	}
 	return len(rows), nil
-}
-
-// evaluateApplied evaluates, in the applier's transaction, the customers of
-// the deliveries it has just applied (PostgreSQL): that saves the evaluator
-// finding them, a transaction and a commit of its own. It is an optimisation only: what it
-// cannot do (a customer an evaluator holds, a contact whose stored customer
-// differs from its snapshot's, an error) stays dirty for the evaluator, and
-// an error undoes only the evaluation.
-func (s *Store) evaluateApplied(ctx context.Context, tx *sqlx.Tx, reqs []*ingestReq) {
-	seen := map[string]bool{"": true}
-	var keys []string
-	for _, r := range reqs {
-		var key string
-		switch d := r.d; {
-		case d.Contact != nil:
-			key = d.Contact.CustomerKey()
-		case d.Booking != nil:
-			key = cmp.Or(d.Booking.CustomerKey, recontact.NormaliseEmail(d.Booking.CustomerEmail))
-		}
-		if !seen[key] {
-			seen[key] = true
-			keys = append(keys, key)
-		}
-	}
-	if len(keys) == 0 {
-		return
-	}
-	slices.Sort(keys)
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT evaluate"); err != nil {
-		return
-	}
-	err := func() error {
-		locked, err := s.tryLockCustomers(ctx, tx, keys)
-		if err != nil || len(locked) == 0 {
-			return err
-		}
-		return s.evaluateLocked(ctx, tx, locked)
-	}()
-	if err != nil {
-		s.log.Warn("evaluate applied deliveries; the evaluator will", slog.Any("err", err))
-		_, _ = tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT evaluate")
-		return
-	}
-	_, _ = tx.ExecContext(ctx, "RELEASE SAVEPOINT evaluate")
 }
 
 // applySaved applies one delivery under a savepoint: a failure undoes only

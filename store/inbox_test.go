@@ -190,30 +190,3 @@ func TestInstancesShareTheInbox(t *testing.T) {
 		}
 	}
 }
-
-// On PostgreSQL the applier evaluates the customers it has just applied, in
-// its own transaction: no evaluator runs here, yet the contacts are judged.
-func TestApplierEvaluates(t *testing.T) {
-	storetest.Each(t, store.Options{GroupCommit: true}, func(t *testing.T, s *store.Store) {
-		if s.Dialect() != store.Postgres {
-			t.Skip("on SQLite the evaluator does it, outside the applier's write lock")
-		}
-		first := contact("1", "a@example.com", t0, recontact.StatusOpen)
-		again := contact("2", "a@example.com", t0.Add(time.Hour), recontact.StatusOpen)
-		mustIngest(t, s, delivery("k1", first))
-		if err := s.Settle(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		mustIngest(t, s, delivery("k2", again))
-		if err := s.Settle(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		var dirty int
-		if err := s.DB().Get(&dirty, `SELECT COUNT(*) FROM contacts WHERE dirty = 1`); err != nil || dirty != 0 {
-			t.Fatalf("%d contacts left dirty (%v), want 0", dirty, err)
-		}
-		if c := mustContact(t, s, "2"); !c.Repeat {
-			t.Errorf("ticket 2 (the same customer an hour later) not judged a repeat contact")
-		}
-	})
-}

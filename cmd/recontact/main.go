@@ -194,8 +194,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	workCtx, stopWork := context.WithCancel(context.Background())
 	defer stopWork()
 	wg.Go(func() { ev.Run(workCtx) })
-	// The applier evaluates what it applies: the evaluator takes what it left,
-	// the outbox the write-backs evaluation queued.
+	// The applier's signal wakes the evaluator for the contacts it wrote.
 	wg.Go(func() {
 		for {
 			select {
@@ -203,9 +202,6 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 				return
 			case <-s.Applied():
 				ev.Wake()
-				if ob != nil {
-					ob.Wake()
-				}
 			}
 		}
 	})
