@@ -187,8 +187,9 @@ func (h *Handler) webhook(src recontact.Source) gin.HandlerFunc {
 }
 
 // The webhook answers, written as bytes: they are the same every time.
+const jsonContent = "application/json; charset=utf-8"
+
 var (
-	jsonContent   = "application/json; charset=utf-8"
 	acceptedBody  = []byte(`{"status":"accepted"}`)
 	duplicateBody = []byte(`{"status":"duplicate"}`)
 )
