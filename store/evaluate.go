@@ -15,8 +15,9 @@ import (
 )
 
 // EvaluateDirty re-evaluates up to limit customers with changed contacts or
-// bookings and reports how many it did. Webhooks only mark contacts dirty, so
-// the acknowledgement path stays two statements; this runs right behind it.
+// bookings and reports how many it did. Applying a delivery only marks its
+// contacts dirty, so the applier stays a few set statements; this runs right
+// behind it.
 func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 	var keys []string
 	st, err := s.poolStmt(ctx, s.db.Rebind(`SELECT DISTINCT customer_key FROM contacts WHERE dirty = 1 LIMIT ?`))

@@ -13,6 +13,8 @@ import (
 
 // Ingest commits one authentic delivery: its idempotency key, raw body, the
 // contact or booking it carries and its follow-up jobs, in one transaction.
+// With GroupCommit it commits the key, the raw body and the delivery queued
+// in the inbox, and the applier does the rest right behind (inbox.go).
 // It returns duplicate=true, changing nothing, when the key was seen before.
 // When it returns nil the delivery is durable.
 func (s *Store) Ingest(ctx context.Context, d *recontact.Delivery) (duplicate bool, err error) {
