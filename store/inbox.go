@@ -162,13 +162,15 @@ const statsEvery = 2 * time.Second
 // first minute would otherwise run on plans made for an empty table
 // (autovacuum looks once a minute). Without statistics PostgreSQL finds
 // contacts by scanning every ticket of a source, which costs more with each
-// delivery. Past that, autovacuum's own thresholds take over.
+// delivery. Past that, autovacuum's own thresholds take over. The queues
+// (inbox, jobs) are left out: rows come and go, so they would qualify every
+// time, and they are read by primary key or a partial index anyway.
 func (s *Store) analyzeYoung() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var tables []string
 	err := s.db.SelectContext(ctx, &tables, `SELECT t.relname FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
-WHERE t.schemaname = current_schema() AND t.relname IN ('contacts', 'bookings', 'deliveries', 'inbox', 'jobs')
+WHERE t.schemaname = current_schema() AND t.relname IN ('contacts', 'bookings', 'deliveries')
 	AND t.n_mod_since_analyze >= 1000 AND t.n_mod_since_analyze > c.reltuples`)
 	for _, t := range tables {
 		if err == nil {
