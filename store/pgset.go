@@ -125,7 +125,8 @@ func (s *Store) pgClaim(ctx context.Context, tx *sqlx.Tx, ds []*recontact.Delive
 // pgAccept runs the acknowledge path for a batch whose deliveries have no
 // dedupe window and distinct keys (webhooks with ids: nearly every batch) as
 // one statement; ok is false for the other batches, which take acceptSet.
-// An error means nothing committed.
+// After an error the caller runs the batch again: had the statement committed
+// after all (its answer lost), its keys come back as duplicates, still 2xx.
 func (s *Store) pgAccept(ctx context.Context, batch []*ingestReq, results []ingestResult) (top int64, ok bool, err error) {
 	live := s.liveRequests(batch, results)
 	seen := make(map[deliveryKey]bool, len(live))
