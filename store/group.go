@@ -195,33 +195,18 @@ func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic
 			results[i].err = classify(err)
 			continue
 		}
-		sp := fmt.Sprintf("d%d", i)
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
-			results[i].err = classify(err)
-			continue
-		}
-		dup, err := each(ctx, tx, r.d)
-		// A deadlock with another batch undid only this savepoint: try again.
-		for attempt := 0; retryable(err) && attempt < 3; attempt++ {
-			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
-				break
-			}
-			dup, err = each(ctx, tx, r.d)
+		err := saved(ctx, tx, fmt.Sprintf("d%d", i), func() (err error) {
+			results[i].duplicate, err = each(ctx, tx, r.d)
+			return err
+		})
+		if errors.Is(err, errTxBroken) {
+			return results, err // nothing of this batch commits
 		}
 		if err != nil {
-			results[i].err = classify(err)
+			results[i] = ingestResult{err: classify(err)}
 			if atomic {
 				return results, results[i].err
 			}
-			if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
-				// The transaction is unusable: nothing of this batch commits.
-				return results, errors.Join(err, rbErr)
-			}
-			continue
-		}
-		results[i].duplicate = dup
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
-			return results, err
 		}
 	}
 	return results, tx.Commit()
@@ -268,6 +253,40 @@ func (s *Store) commitAccept(ctx context.Context, batch []*ingestReq) ([]ingestR
 		s.applier.ack(top)
 	}
 	return results, nil
+}
+
+// errTxBroken marks a savepoint statement that failed: the transaction is
+// unusable, which is the database's trouble, not the delivery's.
+var errTxBroken = errors.New("transaction unusable")
+
+// saved runs fn under savepoint sp, so a failure undoes only fn's writes; a
+// deadlock with another transaction undid only the savepoint, so fn runs
+// again (up to three times). A failing savepoint statement returns an
+// EUnavailable error wrapping errTxBroken.
+func saved(ctx context.Context, tx *sqlx.Tx, sp string, fn func() error) error {
+	exec := func(q string) error {
+		if _, err := tx.ExecContext(ctx, q+sp); err != nil {
+			return recontact.Wrap(recontact.EUnavailable, "store unavailable", errors.Join(errTxBroken, err))
+		}
+		return nil
+	}
+	if err := exec("SAVEPOINT "); err != nil {
+		return err
+	}
+	err := fn()
+	for attempt := 0; retryable(err) && attempt < 3; attempt++ {
+		if rbErr := exec("ROLLBACK TO SAVEPOINT "); rbErr != nil {
+			return rbErr
+		}
+		err = fn()
+	}
+	if err != nil {
+		if rbErr := exec("ROLLBACK TO SAVEPOINT "); rbErr != nil {
+			return rbErr
+		}
+		return err
+	}
+	return exec("RELEASE SAVEPOINT ")
 }
 
 // fail answers every request of a batch that did not commit.

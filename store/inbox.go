@@ -416,7 +416,7 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 		}
 	} else {
 		for i, r := range reqs {
-			if err := s.applySaved(ctx, tx, fmt.Sprintf("a%d", i), r.d); err != nil {
+			if err := saved(ctx, tx, fmt.Sprintf("a%d", i), func() error { return s.applyOne(ctx, tx, r.d) }); err != nil {
 				if recontact.ErrorCode(classify(err)) == recontact.EUnavailable {
 					return 0, err // the database, not the delivery: try again later
 				}
@@ -447,34 +447,6 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 		s.notifyJobs()
 	}
 	return len(rows), nil
-}
-
-// applySaved applies one delivery under a savepoint: a failure undoes only
-// its own writes; a deadlock is tried again.
-func (s *Store) applySaved(ctx context.Context, tx *sqlx.Tx, sp string, d *recontact.Delivery) error {
-	// A failing savepoint statement leaves the transaction unusable: that is
-	// the database's trouble, not the delivery's.
-	broken := func(err error) error { return recontact.Wrap(recontact.EUnavailable, "store unavailable", err) }
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
-		return broken(err)
-	}
-	err := s.applyOne(ctx, tx, d)
-	for attempt := 0; retryable(err) && attempt < 3; attempt++ {
-		if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
-			return broken(rbErr)
-		}
-		err = s.applyOne(ctx, tx, d)
-	}
-	if err != nil {
-		if _, rbErr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); rbErr != nil {
-			return broken(rbErr)
-		}
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
-		return broken(err)
-	}
-	return nil
 }
 
 func (s *Store) deleteInbox(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
