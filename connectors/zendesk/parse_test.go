@@ -1,6 +1,8 @@
 package zendesk
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"reflect"
@@ -402,6 +404,24 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(%q) status %q channel %q jobs %v", body, c.Status, c.Channel, d.Jobs)
 		case d.Activity.Replies < 0 || d.Activity.Replies > 1 || d.Activity.Reopens < 0 || d.Activity.Reopens > 1:
 			t.Fatalf("Parse(%q) activity %+v", body, d.Activity)
+		}
+	})
+}
+
+// FuzzScalar checks scalar's shortcut for strings without escapes against the
+// decoder it skips: any JSON string must read the same both ways.
+func FuzzScalar(f *testing.F) {
+	for _, s := range []string{`""`, `"Open"`, `"a\"b"`, `"\u00e9t\u00e9"`, `"été"`, "\"\xff\xfe\"", `"tab\there"`, `"x\\"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var want string
+		if json.Unmarshal(raw, &want) != nil || len(bytes.TrimSpace(raw)) == 0 || bytes.TrimSpace(raw)[0] != '"' {
+			return // only valid JSON strings reach scalar's shortcut
+		}
+		got, ok := scalar(raw)
+		if !ok || got != want {
+			t.Fatalf("scalar(%q) = %q, %v; the decoder reads %q", raw, got, ok, want)
 		}
 	})
 }
