@@ -32,13 +32,11 @@ func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 	// several instances take the customers' advisory locks in one order.
 	slices.Sort(keys)
 	for part := range slices.Chunk(keys, evalPerTx) {
-		err := s.inTx(ctx, func(tx *sqlx.Tx) error {
-			return s.evaluateCustomers(ctx, tx, part)
-		})
+		err := s.evaluate(ctx, part)
 		if err != nil && len(part) > 1 {
 			// One customer's failure must not hold back the others.
 			for _, key := range part {
-				if err = s.inTx(ctx, func(tx *sqlx.Tx) error { return s.evaluateCustomers(ctx, tx, []string{key}) }); err != nil {
+				if err = s.evaluate(ctx, []string{key}); err != nil {
 					break
 				}
 			}
@@ -91,17 +89,50 @@ type span struct {
 	lo, hi, from, to int64
 }
 
-// evaluateCustomers recomputes the verdicts that these customers' dirty
-// contacts can affect. It reads only their rows inside the windows around
-// the changes (index contacts_customer), never the table, with one query per
-// kind of read for all of them.
-func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) error {
-	if err := s.lockCustomers(ctx, tx, keys); err != nil {
-		return err
+// evaluate recomputes the verdicts that these customers' dirty contacts can
+// affect, in a lazy transaction: a lost evaluation leaves its contacts dirty,
+// so it is redone.
+//
+// On PostgreSQL it reads, judges and writes in one transaction that holds
+// the customers' advisory locks, since several instances evaluate. SQLite has
+// one evaluator and one writer at a time, and the evaluator held that writer
+// longer than the acknowledgements and the applier together: so it reads and
+// judges on a snapshot beside the writer, and takes the writer only to store
+// the verdicts. A contact that changed in between keeps its dirty mark
+// (verdictSQL compares versions) and is judged again on the next pass.
+func (s *Store) evaluate(ctx context.Context, keys []string) error {
+	if s.dialect == Postgres {
+		return s.inLazyTx(ctx, func(tx *sqlx.Tx) error {
+			if err := s.lockCustomers(ctx, tx, keys); err != nil {
+				return err
+			}
+			vs, err := s.judgeCustomers(ctx, tx, keys)
+			if err != nil {
+				return err
+			}
+			return s.writeVerdicts(ctx, tx, vs)
+		})
 	}
+	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true}) // a deferred BEGIN: no write lock
+	if err != nil {
+		return classify(err)
+	}
+	vs, err := s.judgeCustomers(ctx, tx, keys)
+	_ = tx.Rollback()
+	if err != nil || len(vs) == 0 {
+		return classify(err)
+	}
+	return s.inLazyTx(ctx, func(tx *sqlx.Tx) error { return s.writeVerdicts(ctx, tx, vs) })
+}
+
+// judgeCustomers works out the verdicts of these customers' contacts that
+// their dirty contacts can affect. It reads only their rows inside the
+// windows around the changes (index contacts_customer), never the table,
+// with one query per kind of read for all of them.
+func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) ([]verdict, error) {
 	dirty, err := selectByKey(ctx, s, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Verdicts within w of a change may change and each of those needs
 	// context within w on either side.
@@ -121,11 +152,11 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 		spans = append(spans, sp)
 	}
 	if len(spans) == 0 {
-		return nil
+		return nil, nil
 	}
 	rows, err := s.spanContacts(ctx, tx, spans)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// A contact resolved late needs the contacts up to its resolution + w.
 	var wider []span
@@ -138,7 +169,7 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 	if len(wider) > 0 {
 		more, err := s.spanContacts(ctx, tx, wider)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for _, sp := range wider {
 			rows[sp.key] = more[sp.key]
@@ -148,22 +179,22 @@ func (s *Store) evaluateCustomers(ctx context.Context, tx *sqlx.Tx, keys []strin
 	// creation time: the two contacts before the span, all inside, two after.
 	before, err := s.neighbours(ctx, tx, spans, true)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	after, err := s.neighbours(ctx, tx, spans, false)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bookings, err := selectByKey(ctx, s, tx, `SELECT `+bookingColumns+` FROM bookings WHERE customer_key IN (?)`, keys,
 		func(b bookingRow) string { return b.CustomerKey })
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var vs []verdict
 	for _, sp := range spans {
 		vs = s.judge(sp, rows[sp.key], before[sp.key], after[sp.key], bookings[sp.key], vs)
 	}
-	return s.writeVerdicts(ctx, tx, vs)
+	return vs, nil
 }
 
 func contactKey(r contactRow) string { return r.CustomerKey }
