@@ -45,13 +45,41 @@ type applier struct {
 
 	mu     sync.Mutex
 	passed chan struct{} // closed after each pass, then replaced (Settle)
+
+	stats sync.WaitGroup // analyzeYoung's loop
 }
 
 func newApplier(s *Store, log *slog.Logger) *applier {
 	a := &applier{s: s, log: log, wake: make(chan struct{}, 1), applied: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), passed: make(chan struct{})}
 	go a.run()
+	if s.dialect == Postgres {
+		// Beside the applier, not in its loop: an ANALYZE under load took
+		// long enough to hold contacts unreadable for over a second.
+		a.stats.Go(a.analyzeLoop)
+	}
 	return a
+}
+
+func (a *applier) analyzeLoop() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-a.quit
+		cancel()
+	}()
+	t := time.NewTicker(statsEvery)
+	defer t.Stop()
+	for {
+		if err := a.s.analyzeYoung(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("analyze new tables", slog.Any("err", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ack records inbox rows up to id as acknowledged and asks for a pass.
@@ -93,15 +121,9 @@ const drainFor = 10 * time.Second
 func (a *applier) run() {
 	defer close(a.done)
 	a.retryFailed()
-	var drainUntil, statsChecked time.Time
+	var drainUntil time.Time
 	failures := 0
 	for {
-		if a.s.dialect == Postgres && time.Since(statsChecked) > statsEvery {
-			statsChecked = time.Now()
-			if err := a.s.analyzeYoung(); err != nil {
-				a.log.Warn("analyze new tables", slog.Any("err", err))
-			}
-		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		n, err := a.s.applyInbox(ctx, applyBatch)
 		cancel()
@@ -153,7 +175,7 @@ func (a *applier) run() {
 	}
 }
 
-// statsEvery is how often the applier looks for tables that outgrew their
+// statsEvery is how often the store looks for tables that outgrew their
 // planner statistics (analyzeYoung).
 const statsEvery = 2 * time.Second
 
@@ -165,8 +187,8 @@ const statsEvery = 2 * time.Second
 // delivery. Past that, autovacuum's own thresholds take over. The queues
 // (inbox, jobs) are left out: rows come and go, so they would qualify every
 // time, and they are read by primary key or a partial index anyway.
-func (s *Store) analyzeYoung() error {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func (s *Store) analyzeYoung(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	var tables []string
 	err := s.db.SelectContext(ctx, &tables, `SELECT t.relname FROM pg_stat_user_tables t JOIN pg_class c ON c.oid = t.relid
@@ -200,6 +222,7 @@ func (a *applier) retryFailed() {
 func (a *applier) stop() {
 	close(a.quit)
 	<-a.done
+	a.stats.Wait()
 }
 
 // Settle waits until every delivery this store acknowledged before the call
