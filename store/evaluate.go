@@ -110,6 +110,7 @@ func (s *Store) evaluate(ctx context.Context, keys []string) error {
 			if err != nil {
 				return err
 			}
+			s.judged()
 			return s.writeVerdicts(ctx, tx, vs)
 		})
 	}
@@ -122,6 +123,7 @@ func (s *Store) evaluate(ctx context.Context, keys []string) error {
 	if err != nil || len(vs) == 0 {
 		return classify(err)
 	}
+	s.judged()
 	return s.inLazyTx(ctx, func(tx *sqlx.Tx) error { return s.writeVerdicts(ctx, tx, vs) })
 }
 

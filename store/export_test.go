@@ -75,3 +75,6 @@ func (s *Store) AcceptOnly(ctx context.Context, ds []*recontact.Delivery) (dup [
 	}
 	return dup, tx.Commit()
 }
+
+// OnJudged runs f between each evaluation's reads and its writes.
+func (s *Store) OnJudged(f func()) { s.judgedHook = f }

@@ -66,6 +66,16 @@ type Store struct {
 	jobs      chan struct{} // see JobsQueued
 	stmts     sync.Map      // query → *sqlx.Stmt, see prepared
 	writer    sync.Mutex    // SQLite: one transaction at a time (beginTx)
+
+	// judgedHook, when set (tests), runs between an evaluation's reads and
+	// its writes.
+	judgedHook func()
+}
+
+func (s *Store) judged() {
+	if s.judgedHook != nil {
+		s.judgedHook()
+	}
 }
 
 // Options tune a Store.

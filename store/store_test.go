@@ -511,3 +511,35 @@ func TestNamelessContactsAreSeparateCustomers(t *testing.T) {
 		}
 	})
 }
+
+// TestChangeDuringEvaluationIsJudgedAgain changes a contact after an
+// evaluation read it and before it wrote its verdicts (SQLite reads on a
+// snapshot beside the writer; PostgreSQL instances apply beside each other's
+// evaluations). The stale verdict may land, but the contact must stay due for
+// evaluation, and the next pass must judge the change.
+func TestChangeDuringEvaluationIsJudgedAgain(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		open := contact("1", "alice@example.com", t0, recontact.StatusOpen)
+		mustIngest(t, s, delivery("open", open))
+		solved := *open
+		solved.Status, solved.ResolvedAt, solved.UpdatedAt = recontact.StatusSolved, t0.Add(time.Hour), t0.Add(time.Hour)
+		var once sync.Once
+		s.OnJudged(func() {
+			once.Do(func() {
+				d := delivery("solved", &solved)
+				d.Activity, d.ReportsActivity = recontact.Activity{Replies: 1}, true
+				mustIngest(t, s, d)
+			})
+		})
+		if n, err := s.EvaluateDirty(context.Background(), 10); err != nil || n != 1 {
+			t.Fatalf("EvaluateDirty = %d, %v; want 1 customer", n, err)
+		}
+		if c := mustContact(t, s, "1"); c.Status != recontact.StatusSolved || c.Evaluated {
+			t.Fatalf("after the racing pass: status %s, evaluated %v; want solved and still due", c.Status, c.Evaluated)
+		}
+		drain(t, s)
+		if c := mustContact(t, s, "1"); !c.Evaluated || c.FCR != string(metrics.FCRYes) {
+			t.Errorf("after the next pass: evaluated %v, fcr %q; want evaluated and %q", c.Evaluated, c.FCR, metrics.FCRYes)
+		}
+	})
+}
