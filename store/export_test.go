@@ -78,3 +78,11 @@ func (s *Store) AcceptOnly(ctx context.Context, ds []*recontact.Delivery) (dup [
 
 // OnJudged runs f between each evaluation's reads and its writes.
 func (s *Store) OnJudged(f func()) { s.judgedHook = f }
+
+// LimitHistory sets how many contacts of a customer SQLite's evaluation reads
+// whole, until the test ends.
+func LimitHistory(t interface{ Cleanup(func()) }, n int) {
+	old := historyLimit
+	historyLimit = n
+	t.Cleanup(func() { historyLimit = old })
+}

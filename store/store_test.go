@@ -543,3 +543,45 @@ func TestChangeDuringEvaluationIsJudgedAgain(t *testing.T) {
 		}
 	})
 }
+
+// TestLateResolutionKeepsItsContext adds a contact before one that was
+// resolved weeks after it was created. Judging that one again needs the
+// customer's contacts up to its resolution plus the FCR window: further than
+// the new contact's span reaches, and further than the two contacts after it.
+// SQLite runs it reading short histories whole and, with the limit lowered,
+// through the span and neighbour reads PostgreSQL uses.
+func TestLateResolutionKeepsItsContext(t *testing.T) {
+	for _, limit := range []int{64, 2} {
+		t.Run(fmt.Sprint("history ", limit), func(t *testing.T) {
+			store.LimitHistory(t, limit)
+			storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+				day := 24 * time.Hour
+				late := contact("late", "alice@example.com", t0.Add(5*day), recontact.StatusSolved)
+				late.ResolvedAt, late.UpdatedAt = t0.Add(40*day), t0.Add(40*day)
+				during1 := contact("during1", "alice@example.com", t0.Add(20*day), recontact.StatusOpen)
+				during2 := contact("during2", "alice@example.com", t0.Add(25*day), recontact.StatusOpen)
+				back := contact("back", "alice@example.com", t0.Add(45*day), recontact.StatusOpen) // 5 days after the resolution
+				first := contact("first", "alice@example.com", t0, recontact.StatusOpen)
+				all := []*recontact.Contact{late, during1, during2, back, first}
+				for i, c := range all {
+					d := delivery("k"+c.TicketID, c)
+					d.Activity, d.ReportsActivity = recontact.Activity{Replies: c.Replies}, true
+					mustIngest(t, s, d)
+					if i == len(all)-2 {
+						drain(t, s) // all judged; then "first" arrives alone
+					}
+				}
+				drain(t, s)
+				want, _ := oracleRows(all, nil, s.Settings(), s.Now())
+				if want[0].FCR != metrics.FCRNo {
+					t.Fatalf("oracle: FCR of the late one %q; the scenario needs %q", want[0].FCR, metrics.FCRNo)
+				}
+				for i, c := range all {
+					if got := mustContact(t, s, c.TicketID); got.FCR != string(want[i].FCR) {
+						t.Errorf("%s: fcr %q, want %q", c.TicketID, got.FCR, want[i].FCR)
+					}
+				}
+			})
+		})
+	}
+}
