@@ -129,8 +129,9 @@ func (s *Store) evaluate(ctx context.Context, keys []string) error {
 
 // judgeCustomers works out the verdicts of these customers' contacts that
 // their dirty contacts can affect. It reads only their rows inside the
-// windows around the changes (index contacts_customer), never the table,
-// with one query per kind of read for all of them.
+// windows around the changes (index contacts_customer), never the table:
+// on PostgreSQL with one query per kind of read for all of them, on SQLite
+// with one per customer for most (historyLimit).
 func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) ([]verdict, error) {
 	dirty, err := selectByKey(ctx, s, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
 	if err != nil {

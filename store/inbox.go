@@ -396,8 +396,9 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 	q := `SELECT id, delivery FROM inbox WHERE error = '' ORDER BY id LIMIT ?`
 	if s.dialect == Postgres {
 		// A commit lost in a crash loses its inbox deletes with it, so the rows
-		// are applied again: this transaction need not wait for its fsync
-		// (on SQLite, the lazy pool's connections do not sync). SKIP LOCKED lets several instances apply side by side.
+		// are applied again: this transaction need not wait for its fsync (on
+		// SQLite, the lazy pool's connections do not sync). SKIP LOCKED lets
+		// several instances apply side by side.
 		if _, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit = off`); err != nil {
 			return 0, err
 		}

@@ -47,11 +47,12 @@ const (
 type Store struct {
 	db *sqlx.DB
 	// lazy runs the applier's and the evaluator's transactions, whose work is
-	// redone if a crash loses it (inbox rows and dirty marks go with it). On
-	// SQLite its connections commit without an fsync: the next acknowledgement
-	// commit syncs the write-ahead log, theirs included, and that fsync was
-	// a sixth of the work per delivery. PostgreSQL needs no second pool (those
-	// transactions turn synchronous_commit off).
+	// redone if a crash loses it (their inbox deletes and cleared dirty marks
+	// are lost with it). On SQLite its connections commit without an fsync,
+	// which they would otherwise wait for while holding the one write lock;
+	// the next acknowledgement's fsync of the write-ahead log covers their
+	// frames too. PostgreSQL needs no second pool (those transactions turn
+	// synchronous_commit off).
 	lazy     *sqlx.DB
 	dialect  Dialect
 	settings metrics.Settings
