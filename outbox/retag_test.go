@@ -206,16 +206,7 @@ func steadyState(t *testing.T, s *store.Store, d time.Duration) {
 	// As serve wires them: the applier's signal wakes the evaluator, whose
 	// passes wake the outbox.
 	ev.Evaluated = w.Wake
-	bg.Go(func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-s.Applied():
-				ev.Wake()
-			}
-		}
-	})
+	bg.Go(func() { ev.Follow(ctx, s.Applied()) })
 	defer func() { cancel(); bg.Wait() }()
 
 	type sample struct {

@@ -209,6 +209,19 @@ func (e *Evaluator) Wake() {
 	}
 }
 
+// Follow wakes the evaluator on every signal from c (the store's Applied)
+// until ctx ends.
+func (e *Evaluator) Follow(ctx context.Context, c <-chan struct{}) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c:
+			e.Wake()
+		}
+	}
+}
+
 // Run evaluates until ctx ends.
 func (e *Evaluator) Run(ctx context.Context) {
 	e.init()

@@ -195,16 +195,7 @@ func serve(ctx context.Context, cfg *config, log *slog.Logger, stderr io.Writer,
 	defer stopWork()
 	wg.Go(func() { ev.Run(workCtx) })
 	// The applier's signal wakes the evaluator for the contacts it wrote.
-	wg.Go(func() {
-		for {
-			select {
-			case <-workCtx.Done():
-				return
-			case <-s.Applied():
-				ev.Wake()
-			}
-		}
-	})
+	wg.Go(func() { ev.Follow(workCtx, s.Applied()) })
 	wg.Go(func() { runner.Run(workCtx) })
 	if reconciler != nil {
 		wg.Go(func() { reconciler.Run(workCtx) })
