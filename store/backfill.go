@@ -106,9 +106,10 @@ func (s *Store) ApplyCounts(ctx context.Context, src recontact.Source, counts []
 const (
 	setCountsSQL = `
 UPDATE contacts SET replies = ?, reopens = CASE WHEN ? = 1 AND reopens > ? THEN reopens ELSE ? END,
-	version = version + 1, dirty = 1
+	version = version + 1
 WHERE source = ? AND ticket_id = ? AND updated_ms <= ?
-	AND (replies <> ? OR reopens <> CASE WHEN ? = 1 AND reopens > ? THEN reopens ELSE ? END)`
+	AND (replies <> ? OR reopens <> CASE WHEN ? = 1 AND reopens > ? THEN reopens ELSE ? END)
+RETURNING id`
 	dropDoneJobSQL = `
 DELETE FROM jobs WHERE kind = ? AND key = ? AND state = 'pending'
 	AND EXISTS (SELECT 1 FROM contacts WHERE source = ? AND ticket_id = ? AND updated_ms <= ?)`
@@ -130,8 +131,13 @@ func (s *Store) applyCountsEach(ctx context.Context, tx *sqlx.Tx, src recontact.
 	defer drop.Close()
 	for _, c := range counts {
 		at, atLeast := ms(c.UpdatedAt), b2i(c.ReopensAtLeast)
-		if _, err := set.ExecContext(ctx, c.Replies, atLeast, c.Reopens, c.Reopens, src, c.TicketID, at,
-			c.Replies, atLeast, c.Reopens, c.Reopens); err != nil {
+		var id int64
+		err := set.QueryRowxContext(ctx, c.Replies, atLeast, c.Reopens, c.Reopens, src, c.TicketID, at,
+			c.Replies, atLeast, c.Reopens, c.Reopens).Scan(&id)
+		if err == nil {
+			err = s.markContacts(ctx, tx, id)
+		}
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
 		if c.DoneJob != "" {
@@ -162,11 +168,13 @@ func (s *Store) applyCounts(ctx context.Context, tx *sqlx.Tx, src recontact.Sour
 		}
 	}
 	const reopenSQL = `CASE WHEN v.at_least AND c.reopens > v.reopens THEN c.reopens ELSE v.reopens END`
-	_, err := tx.ExecContext(ctx, `
-UPDATE contacts c SET replies = v.replies, reopens = `+reopenSQL+`, version = c.version + 1, dirty = 1
+	_, err := tx.ExecContext(ctx, `WITH updated AS (
+UPDATE contacts c SET replies = v.replies, reopens = `+reopenSQL+`, version = c.version + 1
 FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], $5::boolean[]) AS v(ticket_id, at_ms, replies, reopens, at_least)
 WHERE c.source = $6 AND c.ticket_id = ANY($1::text[]) AND c.ticket_id = v.ticket_id AND c.updated_ms <= v.at_ms
-	AND (c.replies <> v.replies OR c.reopens <> `+reopenSQL+`)`,
+	AND (c.replies <> v.replies OR c.reopens <> `+reopenSQL+`)
+RETURNING c.id)
+INSERT INTO marks (contact_id) SELECT id FROM updated`,
 		pq.Array(ids), pq.Array(ats), pq.Array(replies), pq.Array(reopens), pq.Array(atLeast), src)
 	if err != nil || len(jobKeys) == 0 {
 		return err

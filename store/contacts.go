@@ -32,7 +32,7 @@ type contactRow struct {
 	BookingRef    string        `db:"booking_ref"`
 	Tags          string        `db:"tags"`
 	Version       int64         `db:"version"`
-	Dirty         int           `db:"dirty"`
+	Dirty         bool          `db:"dirty"` // a mark awaits evaluation; read only where contactDirty is selected
 	RepeatContact int           `db:"repeat_contact"`
 	Previous      string        `db:"previous"`
 	FCR           string        `db:"fcr"`
@@ -47,9 +47,12 @@ type contactRow struct {
 }
 
 const contactColumns = `id, source, ticket_id, customer_key, requester_id, org_id, partner, channel,
-	status, created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty,
+	status, created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version,
 	repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms, tags_written, note_written,
 	writeback, writeback_error`
+
+// contactDirty reads whether a contact has a mark, for readers that show it.
+const contactDirty = `EXISTS (SELECT 1 FROM marks WHERE contact_id = contacts.id) AS dirty`
 
 // merge folds an incoming snapshot into the stored row. Newer state (by the
 // source's updated_at) wins field by field, blanks never erase what is known,
@@ -121,7 +124,6 @@ func merge(old contactRow, in *recontact.Contact, act recontact.Activity, inferR
 	changed := r != old
 	if changed {
 		r.Version++
-		r.Dirty = 1
 	}
 	return r, changed
 }
@@ -137,15 +139,15 @@ func isPlaceholderKey(k string) bool { return k == "" || strings.Contains(k, ":t
 
 const insertContactSQL = `
 INSERT INTO contacts (source, ticket_id, customer_key, requester_id, org_id, partner, channel, status,
-	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 1)
+	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)
 ON CONFLICT (source, ticket_id) DO NOTHING
 RETURNING id`
 
 const updateContactSQL = `
 UPDATE contacts SET customer_key = ?, requester_id = ?, org_id = ?, partner = ?, channel = ?,
 	status = ?, created_ms = ?, updated_ms = ?, resolved_ms = ?, replies = ?, reopens = ?,
-	booking_ref = ?, tags = ?, version = ?, dirty = 1
+	booking_ref = ?, tags = ?, version = ?
 WHERE id = ?`
 
 // lockContact reads a contact for update. SQLite transactions here are
@@ -187,6 +189,9 @@ func (s *Store) upsertContact(ctx context.Context, tx *sqlx.Tx, in *recontact.Co
 			r.RequesterID, r.OrgID, r.Partner, r.Channel, r.Status, r.CreatedMS, r.UpdatedMS, r.ResolvedMS,
 			r.Replies, r.Reopens, r.BookingRef, r.Tags).Scan(&id)
 		if err == nil {
+			if err := s.markContacts(ctx, tx, id); err != nil {
+				return err
+			}
 			return s.afterContactChange(ctx, tx, contactRow{}, r)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -204,6 +209,9 @@ func (s *Store) upsertContact(ctx context.Context, tx *sqlx.Tx, in *recontact.Co
 	_, err = tx.ExecContext(ctx, tx.Rebind(updateContactSQL), r.CustomerKey, r.RequesterID, r.OrgID, r.Partner,
 		r.Channel, r.Status, r.CreatedMS, r.UpdatedMS, r.ResolvedMS, r.Replies, r.Reopens, r.BookingRef,
 		r.Tags, r.Version, r.ID)
+	if err == nil {
+		err = s.markContacts(ctx, tx, r.ID)
+	}
 	if err != nil {
 		return err
 	}
@@ -355,9 +363,12 @@ func (s *Store) SetCounts(ctx context.Context, src recontact.Source, ticketID st
 		if r == old {
 			return nil
 		}
-		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE contacts SET replies = ?, reopens = ?, resolved_ms = ?, version = version + 1, dirty = 1 WHERE id = ?`),
+		_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE contacts SET replies = ?, reopens = ?, resolved_ms = ?, version = version + 1 WHERE id = ?`),
 			r.Replies, r.Reopens, r.ResolvedMS, r.ID)
-		return err
+		if err != nil {
+			return err
+		}
+		return s.markContacts(ctx, tx, r.ID)
 	})
 }
 
@@ -372,16 +383,16 @@ ON CONFLICT (source, requester_id) DO UPDATE SET customer_key = excluded.custome
 		if err != nil {
 			return err
 		}
-		// The old key's customer loses these contacts: mark them dirty too so
-		// their neighbours are re-evaluated.
-		_, err = tx.ExecContext(ctx, tx.Rebind(`
-UPDATE contacts SET dirty = 1 WHERE customer_key IN
-	(SELECT customer_key FROM contacts WHERE source = ? AND requester_id = ? AND customer_key <> ?)`), src, requesterID, key)
+		// The old key's customer loses these contacts: mark all of its
+		// contacts (the moving ones among them) so their neighbours are
+		// re-evaluated.
+		err = s.markWhere(ctx, tx, `customer_key IN
+	(SELECT customer_key FROM contacts WHERE source = ? AND requester_id = ? AND customer_key <> ?)`, src, requesterID, key)
 		if err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`
-UPDATE contacts SET customer_key = ?, version = version + 1, dirty = 1
+UPDATE contacts SET customer_key = ?, version = version + 1
 WHERE source = ? AND requester_id = ? AND customer_key <> ?`), key, src, requesterID, key)
 		return err
 	})
@@ -397,8 +408,11 @@ ON CONFLICT (source, org_id) DO UPDATE SET partner = excluded.partner, fetched_m
 		if err != nil {
 			return err
 		}
+		if err := s.markWhere(ctx, tx, `source = ? AND org_id = ? AND partner <> ?`, src, orgID, partner); err != nil {
+			return err
+		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`
-UPDATE contacts SET partner = ?, version = version + 1, dirty = 1
+UPDATE contacts SET partner = ?, version = version + 1
 WHERE source = ? AND org_id = ? AND partner <> ?`), partner, src, orgID, partner)
 		return err
 	})
@@ -438,7 +452,7 @@ func (r *contactRow) stored() *StoredContact {
 		RequesterID: r.RequesterID, Partner: r.Partner, Channel: r.Channel,
 		Status: recontact.Status(r.Status), CreatedAt: fromMS(r.CreatedMS), ResolvedAt: fromNullMS(r.ResolvedMS),
 		Replies: r.Replies, Reopens: r.Reopens, BookingRef: r.BookingRef, Tags: fields(r.Tags),
-		Evaluated: r.Dirty == 0, Repeat: r.RepeatContact == 1, FCR: r.FCR,
+		Evaluated: !r.Dirty, Repeat: r.RepeatContact == 1, FCR: r.FCR,
 		Stage: r.Stage, FollowedByOrder: r.Followed == 1, Previous: fields(r.Previous),
 		TagsWritten: fields(r.TagsWritten), NoteWritten: r.NoteWritten == 1, Writeback: r.Writeback,
 		WritebackError: r.WritebackErr,
@@ -461,7 +475,7 @@ func fields(s string) []string {
 // Contact reads one contact; ENotFound when unknown.
 func (s *Store) Contact(ctx context.Context, src recontact.Source, ticketID string) (*StoredContact, error) {
 	var r contactRow
-	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+contactColumns+` FROM contacts WHERE source = ? AND ticket_id = ?`), src, ticketID)
+	err := s.db.GetContext(ctx, &r, s.db.Rebind(`SELECT `+contactColumns+`, `+contactDirty+` FROM contacts WHERE source = ? AND ticket_id = ?`), src, ticketID)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, recontact.Errorf(recontact.ENotFound, "no "+string(src)+" ticket "+ticketID)
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -14,29 +15,39 @@ import (
 	"github.com/recontact/recontact/metrics"
 )
 
-// EvaluateDirty re-evaluates up to limit customers with changed contacts or
-// bookings and reports how many it did. Applying a delivery only marks its
-// contacts dirty, so the applier stays a few set statements; this runs right
-// behind it.
+// EvaluateDirty evaluates the customers of up to limit of the oldest marks
+// (see mark) and reports how many customers it did, counting a mark whose
+// contact is gone as one. Applying a delivery only marks its contacts, so the
+// applier stays a few set statements; this runs right behind it.
 func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
-	var keys []string
-	st, err := s.poolStmt(ctx, s.db.Rebind(`SELECT DISTINCT customer_key FROM contacts WHERE dirty = 1 LIMIT ?`))
+	ms, err := s.takeMarks(ctx, limit)
 	if err != nil {
 		return 0, classify(err)
 	}
-	if err := st.SelectContext(ctx, &keys, limit); err != nil {
-		return 0, classify(err)
+	byKey := map[string][]mark{}
+	var gone []int64
+	for _, m := range ms {
+		if !m.Customer.Valid {
+			gone = append(gone, m.ID)
+			continue
+		}
+		byKey[m.Customer.String] = append(byKey[m.Customer.String], m)
+	}
+	if len(gone) > 0 {
+		if err := s.inLazyTx(ctx, func(tx *sqlx.Tx) error { return s.dropMarks(ctx, tx, gone) }); err != nil {
+			return 0, err
+		}
 	}
 	// Many customers per transaction: one commit (one fsync, and on SQLite
 	// one turn of the write lock) for a burst. Sorted, so evaluators on
 	// several instances take the customers' advisory locks in one order.
-	slices.Sort(keys)
+	keys := slices.Sorted(maps.Keys(byKey))
 	for part := range slices.Chunk(keys, evalPerTx) {
-		err := s.evaluate(ctx, part)
+		err := s.evaluate(ctx, part, byKey)
 		if err != nil && len(part) > 1 {
 			// One customer's failure must not hold back the others.
 			for _, key := range part {
-				if err = s.evaluate(ctx, []string{key}); err != nil {
+				if err = s.evaluate(ctx, []string{key}, byKey); err != nil {
 					break
 				}
 			}
@@ -45,7 +56,7 @@ func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 			return 0, err
 		}
 	}
-	return len(keys), nil
+	return len(keys) + len(gone), nil
 }
 
 // evalPerTx is how many customers one evaluation transaction takes: large
@@ -68,8 +79,8 @@ func (s *Store) lockCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) e
 	}
 	// The sorted subquery fixes the order the outer aggregate takes them in.
 	// Verdicts are derived data: an evaluation lost in a crash leaves its
-	// contacts dirty (the flag is cleared in the same transaction), so they
-	// are judged again. Its commit need not wait for the WAL flush, which
+	// marks (they are deleted in the same transaction), so they are judged
+	// again. Its commit need not wait for the WAL flush, which
 	// is most of a single evaluation's time. Its reads are prepared and
 	// index-bound whatever the keys, so a generic plan is as good as a custom
 	// one and saves planning each of them on every call.
@@ -89,53 +100,88 @@ type span struct {
 	lo, hi, from, to int64
 }
 
-// evaluate recomputes the verdicts that these customers' dirty contacts can
-// affect, in a lazy transaction: a lost evaluation leaves its contacts dirty,
-// so it is redone.
+// evaluate recomputes the verdicts that these customers' marked contacts can
+// affect and deletes their marks, in a lazy transaction: a lost evaluation
+// leaves its marks, so it is redone.
 //
 // On PostgreSQL it reads, judges and writes in one transaction that holds
 // the customers' advisory locks, since several instances evaluate. SQLite has
 // one evaluator and one writer at a time, and the evaluator held that writer
 // longer than the acknowledgements and the applier together: so it reads and
 // judges on a snapshot beside the writer, and takes the writer only to store
-// the verdicts. A contact that changed in between keeps its dirty mark
-// (verdictSQL compares versions) and is judged again on the next pass.
-func (s *Store) evaluate(ctx context.Context, keys []string) error {
+// the verdicts. A contact that changed in between has a new mark, which this
+// evaluation did not read and so does not delete: the next pass judges it.
+func (s *Store) evaluate(ctx context.Context, keys []string, byKey map[string][]mark) error {
 	if s.dialect == Postgres {
 		return s.inLazyTx(ctx, func(tx *sqlx.Tx) error {
 			if err := s.lockCustomers(ctx, tx, keys); err != nil {
 				return err
 			}
-			vs, err := s.judgeCustomers(ctx, tx, keys)
+			vs, done, err := s.judgeCustomers(ctx, tx, keys, byKey)
 			if err != nil {
 				return err
 			}
 			s.judged()
-			return s.writeVerdicts(ctx, tx, vs)
+			if err := s.writeVerdicts(ctx, tx, vs); err != nil {
+				return err
+			}
+			return s.dropMarks(ctx, tx, done)
 		})
 	}
 	tx, err := s.db.BeginTxx(ctx, &sql.TxOptions{ReadOnly: true}) // a deferred BEGIN: no write lock
 	if err != nil {
 		return classify(err)
 	}
-	vs, err := s.judgeCustomers(ctx, tx, keys)
+	vs, done, err := s.judgeCustomers(ctx, tx, keys, byKey)
 	_ = tx.Rollback()
-	if err != nil || len(vs) == 0 {
+	if err != nil || len(vs)+len(done) == 0 {
 		return classify(err)
 	}
 	s.judged()
-	return s.inLazyTx(ctx, func(tx *sqlx.Tx) error { return s.writeVerdicts(ctx, tx, vs) })
+	return s.inLazyTx(ctx, func(tx *sqlx.Tx) error {
+		if err := s.writeVerdicts(ctx, tx, vs); err != nil {
+			return err
+		}
+		return s.dropMarks(ctx, tx, done)
+	})
 }
 
 // judgeCustomers works out the verdicts of these customers' contacts that
-// their dirty contacts can affect. It reads only their rows inside the
-// windows around the changes (index contacts_customer), never the table:
-// on PostgreSQL with one query per kind of read for all of them, on SQLite
-// with one per customer for most (historyLimit).
-func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) ([]verdict, error) {
-	dirty, err := selectByKey(ctx, s, tx, `SELECT `+contactColumns+` FROM contacts WHERE dirty = 1 AND customer_key IN (?)`, keys, contactKey)
+// their marked contacts can affect, and which marks that covers (done). It
+// reads only their rows inside the windows around the changes (index
+// contacts_customer), never the table: on PostgreSQL with one query per kind
+// of read for all of them, on SQLite with one per customer for most
+// (historyLimit).
+func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, byKey map[string][]mark) (vs []verdict, done []int64, err error) {
+	var ids []int64
+	for _, key := range keys {
+		for _, m := range byKey[key] {
+			ids = append(ids, m.ContactID)
+		}
+	}
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	marked, err := s.contactsByID(ctx, tx, ids)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	// A contact judged here under the customer it has now: its marks are
+	// done. One that moved to a customer outside keys since the marks were
+	// read keeps them, and is judged with that customer.
+	dirty := map[string][]contactRow{}
+	isMarked := make(map[int64]bool, len(marked))
+	for _, r := range marked {
+		if _, ok := byKey[r.CustomerKey]; ok && slices.Contains(keys, r.CustomerKey) {
+			dirty[r.CustomerKey] = append(dirty[r.CustomerKey], r)
+			isMarked[r.ID] = true
+		}
+	}
+	for _, key := range keys {
+		for _, m := range byKey[key] {
+			if isMarked[m.ContactID] {
+				done = append(done, m.ID)
+			}
+		}
 	}
 	// Verdicts within w of a change may change and each of those needs
 	// context within w on either side.
@@ -155,40 +201,39 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) 
 		spans = append(spans, sp)
 	}
 	if len(spans) == 0 {
-		return nil, nil
+		return nil, done, nil
 	}
 	bookings, err := selectByKey(ctx, s, tx, `SELECT `+bookingColumns+` FROM bookings WHERE customer_key IN (?)`, keys,
 		func(b bookingRow) string { return b.CustomerKey })
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	var vs []verdict
 	if s.dialect == SQLite {
 		st, err := tx.PreparexContext(ctx, historySQL)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer st.Close()
 		var rest []span
 		for _, sp := range spans {
 			var all []contactRow
 			if err := st.SelectContext(ctx, &all, sp.key, historyLimit); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			if len(all) == historyLimit {
 				rest = append(rest, sp)
 				continue
 			}
 			rows, before, after := cut(all, sp, w)
-			vs = s.judge(sp, rows, before, after, bookings[sp.key], vs)
+			vs = s.judge(sp, rows, before, after, bookings[sp.key], isMarked, vs)
 		}
 		if spans = rest; len(spans) == 0 {
-			return vs, nil
+			return vs, done, nil
 		}
 	}
 	rows, err := s.spanContacts(ctx, tx, spans)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// A contact resolved late needs the contacts up to its resolution + w.
 	var wider []span
@@ -201,7 +246,7 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) 
 	if len(wider) > 0 {
 		more, err := s.spanContacts(ctx, tx, wider)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, sp := range wider {
 			rows[sp.key] = more[sp.key]
@@ -211,16 +256,16 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string) 
 	// creation time: the two contacts before the span, all inside, two after.
 	before, err := s.neighbours(ctx, tx, spans, true)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	after, err := s.neighbours(ctx, tx, spans, false)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, sp := range spans {
-		vs = s.judge(sp, rows[sp.key], before[sp.key], after[sp.key], bookings[sp.key], vs)
+		vs = s.judge(sp, rows[sp.key], before[sp.key], after[sp.key], bookings[sp.key], isMarked, vs)
 	}
-	return vs, nil
+	return vs, done, nil
 }
 
 // historyLimit is how many contacts of a customer SQLite reads whole: most
@@ -265,7 +310,30 @@ func cut(all []contactRow, sp span, w int64) (rows, before, after []contactRow) 
 	return rows, before, after
 }
 
-func contactKey(r contactRow) string { return r.CustomerKey }
+// contactsByID reads contacts by id.
+func (s *Store) contactsByID(ctx context.Context, tx *sqlx.Tx, ids []int64) ([]contactRow, error) {
+	var rows []contactRow
+	if s.dialect == Postgres {
+		st, err := s.prepared(ctx, tx, `SELECT `+contactColumns+` FROM contacts WHERE id = ANY($1::bigint[])`)
+		if err != nil {
+			return nil, err
+		}
+		err = st.SelectContext(ctx, &rows, pq.Array(ids))
+		return rows, err
+	}
+	for part := range slices.Chunk(ids, rowsPerStatement) {
+		q, args, err := sqlx.In(`SELECT `+contactColumns+` FROM contacts WHERE id IN (?)`, part)
+		if err != nil {
+			return nil, err
+		}
+		var got []contactRow
+		if err := tx.SelectContext(ctx, &got, q, args...); err != nil {
+			return nil, err
+		}
+		rows = append(rows, got...)
+	}
+	return rows, nil
+}
 
 // selectByKey runs q, which has one "IN (?)" for keys, and groups the rows.
 // PostgreSQL takes the keys as one array parameter instead, so the statement
@@ -400,8 +468,9 @@ func perSpan(ctx context.Context, tx *sqlx.Tx, q string, spans []span, args func
 	return out, nil
 }
 
-// judge evaluates one customer's span and returns the contacts to update.
-func (s *Store) judge(sp span, rows, before, after []contactRow, brows []bookingRow, out []verdict) []verdict {
+// judge evaluates one customer's span and returns the contacts whose
+// verdicts changed, and the marked ones that still need a write-back queued.
+func (s *Store) judge(sp span, rows, before, after []contactRow, brows []bookingRow, marked map[int64]bool, out []verdict) []verdict {
 	w := s.window().Milliseconds()
 	lo, hi, from := sp.lo, sp.hi, sp.from
 	chain := slices.Clone(before)
@@ -451,16 +520,21 @@ func (s *Store) judge(sp span, rows, before, after []contactRow, brows []booking
 		if p, ok := prev[r.ID]; ok {
 			r.PrevMS, r.Prev2MS = p[0], p[1]
 		}
-		judged := r.Dirty == 1 || inZone(r.CreatedMS) || (r.ResolvedMS.Valid && inZone(r.ResolvedMS.Int64))
-		if judged {
+		createdIn := inZone(r.CreatedMS)
+		if createdIn || (r.ResolvedMS.Valid && inZone(r.ResolvedMS.Int64)) {
 			v := verdicts[i]
-			r.RepeatContact = b2i(v.Repeat)
-			r.Previous = refs(v.Previous)
+			// A contact created before the zone is here for its resolution:
+			// the contacts before it, which its repeat verdict counts, were
+			// not all read, and no change in the zone can alter that verdict.
+			if createdIn {
+				r.RepeatContact = b2i(v.Repeat)
+				r.Previous = refs(v.Previous)
+			}
 			r.FCR = string(v.FCR)
 			r.Stage = string(v.Stage)
 			r.Followed = b2i(v.FollowedByOrder)
 		}
-		if r == old && old.Dirty == 0 {
+		if r == old && !(marked[r.ID] && s.firstWriteback(r)) {
 			continue
 		}
 		out = append(out, verdict{old, r})
@@ -471,51 +545,59 @@ func (s *Store) judge(sp span, rows, before, after []contactRow, brows []booking
 // verdict is a contact before and after evaluation.
 type verdict struct{ old, r contactRow }
 
-// A verdict clears dirty only if no change came in since the row was read.
+// A verdict overwrites only the evaluation's columns, so a change the
+// applier made after the evaluation's reads stays, and its mark has the next
+// pass judge it.
 const (
-	verdictSQL = `UPDATE contacts SET repeat_contact = ?, previous = ?, fcr = ?, stage = ?, followed = ?, prev_ms = ?, prev2_ms = ?,
-	dirty = CASE WHEN version = ? THEN 0 ELSE dirty END
-WHERE id = ?`
+	verdictSQL   = `UPDATE contacts SET repeat_contact = ?, previous = ?, fcr = ?, stage = ?, followed = ?, prev_ms = ?, prev2_ms = ? WHERE id = ?`
 	pgVerdictSQL = `UPDATE contacts SET repeat_contact = v.repeat_contact, previous = v.previous, fcr = v.fcr, stage = v.stage,
-	followed = v.followed, prev_ms = v.prev_ms, prev2_ms = v.prev2_ms,
-	dirty = CASE WHEN contacts.version = v.version THEN 0 ELSE contacts.dirty END
-FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::bigint[], $8::bigint[], $9::bigint[])
-	AS v(id, repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms, version)
+	followed = v.followed, prev_ms = v.prev_ms, prev2_ms = v.prev2_ms
+FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[], $6::smallint[], $7::bigint[], $8::bigint[])
+	AS v(id, repeat_contact, previous, fcr, stage, followed, prev_ms, prev2_ms)
 WHERE contacts.id = v.id`
 )
 
-// writeVerdicts stores verdicts (in one statement on PostgreSQL, a prepared
-// one per row on SQLite) and queues the write-backs they imply.
+// firstWriteback reports whether r's source writes back and r has never
+// been queued for it: its first evaluation queues one even when its verdict
+// is the default (afterVerdict).
+func (s *Store) firstWriteback(r contactRow) bool {
+	return s.writeback[recontact.Source(r.Source)] && r.Writeback == "off"
+}
+
+// writeVerdicts stores the verdicts that changed (in one statement on
+// PostgreSQL, a prepared one per row on SQLite) and queues the write-backs
+// they imply.
 func (s *Store) writeVerdicts(ctx context.Context, tx *sqlx.Tx, vs []verdict) error {
-	if len(vs) == 0 {
-		return nil
+	var changed []contactRow
+	for _, v := range vs {
+		if v.r != v.old {
+			changed = append(changed, v.r)
+		}
 	}
-	if s.dialect == Postgres {
-		n := len(vs)
+	if s.dialect == Postgres && len(changed) > 0 {
+		n := len(changed)
 		ids, rep, prev, fcr, stage, fol := make([]int64, n), make([]int, n), make([]string, n), make([]string, n), make([]string, n), make([]int, n)
-		p1, p2, ver := make([]sql.NullInt64, n), make([]sql.NullInt64, n), make([]int64, n)
-		for i, v := range vs {
-			r := v.r
+		p1, p2 := make([]sql.NullInt64, n), make([]sql.NullInt64, n)
+		for i, r := range changed {
 			ids[i], rep[i], prev[i], fcr[i], stage[i], fol[i] = r.ID, r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed
-			p1[i], p2[i], ver[i] = r.PrevMS, r.Prev2MS, v.old.Version
+			p1[i], p2[i] = r.PrevMS, r.Prev2MS
 		}
 		st, err := s.prepared(ctx, tx, pgVerdictSQL)
 		if err != nil {
 			return err
 		}
 		if _, err := st.ExecContext(ctx, pq.Array(ids), pq.Array(rep), pq.Array(prev), pq.Array(fcr),
-			pq.Array(stage), pq.Array(fol), pq.Array(p1), pq.Array(p2), pq.Array(ver)); err != nil {
+			pq.Array(stage), pq.Array(fol), pq.Array(p1), pq.Array(p2)); err != nil {
 			return err
 		}
-	} else {
+	} else if len(changed) > 0 {
 		st, err := tx.PreparexContext(ctx, verdictSQL)
 		if err != nil {
 			return err
 		}
 		defer st.Close()
-		for _, v := range vs {
-			r := v.r
-			if _, err := st.ExecContext(ctx, r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed, r.PrevMS, r.Prev2MS, v.old.Version, r.ID); err != nil {
+		for _, r := range changed {
+			if _, err := st.ExecContext(ctx, r.RepeatContact, r.Previous, r.FCR, r.Stage, r.Followed, r.PrevMS, r.Prev2MS, r.ID); err != nil {
 				return err
 			}
 		}

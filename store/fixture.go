@@ -157,7 +157,7 @@ WHERE i.indrelid = $1::regclass AND NOT EXISTS (SELECT 1 FROM pg_constraint k WH
 
 var fixtureContactColumns = []string{"source", "ticket_id", "customer_key", "requester_id", "org_id",
 	"partner", "channel", "status", "created_ms", "updated_ms", "resolved_ms", "replies", "reopens",
-	"booking_ref", "tags", "version", "dirty", "repeat_contact", "previous", "fcr", "stage", "followed",
+	"booking_ref", "tags", "version", "repeat_contact", "previous", "fcr", "stage", "followed",
 	"prev_ms", "prev2_ms"}
 
 var fixtureBookingColumns = strings.Split(strings.ReplaceAll(bookingColumns, " ", ""), ",")
@@ -185,10 +185,10 @@ func contactValues(fc *FixtureContact, row []any) {
 	row[5], row[6], row[7] = c.Partner, c.Channel, string(c.Status)
 	row[8], row[9], row[10] = ms(c.CreatedAt), ms(updated), nullable(c.ResolvedAt)
 	row[11], row[12], row[13], row[14] = int64(c.Replies), int64(c.Reopens), c.BookingRef, strings.Join(c.Tags, " ")
-	row[15], row[16] = int64(1), int64(0) // version 1, evaluated
-	row[17], row[18], row[19] = int64(b2i(fc.Verdict.Repeat)), refs(fc.Verdict.Previous), string(fcr)
-	row[20], row[21] = string(fc.Verdict.Stage), int64(b2i(fc.Verdict.FollowedByOrder))
-	row[22], row[23] = nullable(fc.Prev), nullable(fc.Prev2)
+	row[15] = int64(1) // version 1; no mark: evaluated
+	row[16], row[17], row[18] = int64(b2i(fc.Verdict.Repeat)), refs(fc.Verdict.Previous), string(fcr)
+	row[19], row[20] = string(fc.Verdict.Stage), int64(b2i(fc.Verdict.FollowedByOrder))
+	row[21], row[22] = nullable(fc.Prev), nullable(fc.Prev2)
 }
 
 // bookingValues fills row in the order of bookingColumns.

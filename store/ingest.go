@@ -164,8 +164,9 @@ ON CONFLICT (id) DO UPDATE SET partner = excluded.partner, customer_key = exclud
 			return err
 		}
 	}
-	_, err = tx.ExecContext(ctx, tx.Rebind(`UPDATE contacts SET dirty = 1 WHERE customer_key IN (?, ?) AND dirty = 0`), nb.CustomerKey, old.CustomerKey)
-	return err
+	// Every verdict of the customer may depend on a booking.
+	return s.markWhere(ctx, tx, `customer_key IN (?, ?) AND NOT EXISTS (SELECT 1 FROM marks WHERE contact_id = contacts.id)`,
+		nb.CustomerKey, old.CustomerKey)
 }
 
 func (s *Store) addBookingDay(ctx context.Context, tx *sqlx.Tx, t time.Time, partner string, n int) error {

@@ -45,11 +45,17 @@ RETURNING source, dedupe_key`
 SELECT source, dedupe_key, (SELECT max(id) FROM queued) FROM claimed`
 	pgLockSQL = `SELECT ` + contactColumns + ` FROM contacts WHERE source = $1 AND ticket_id = ANY($2::text[])
 ORDER BY ticket_id FOR UPDATE`
-	pgWriteSQL = `INSERT INTO contacts (source, ticket_id, customer_key, requester_id, org_id, partner, channel, status,
-	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty)
-SELECT *, 1 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+	// pgWriteSQL upserts contacts and marks those it wrote, in one round trip.
+	pgWriteSQL = `WITH written AS (
+INSERT INTO contacts (source, ticket_id, customer_key, requester_id, org_id, partner, channel, status,
+	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
 	$9::bigint[], $10::bigint[], $11::bigint[], $12::int[], $13::int[], $14::text[], $15::text[], $16::bigint[])
-` + contactUpsertTail
+` + contactUpsertTail + `
+), marked AS (
+	INSERT INTO marks (contact_id) SELECT id FROM written
+)
+SELECT id FROM written`
 	pgJobsSQL = `INSERT INTO jobs (kind, key, payload, state, run_at_ms, created_ms, updated_ms)
 SELECT k, y, p, 'pending', r, $5, $5 FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS j(k, y, p, r)
 ON CONFLICT (kind, key) WHERE state = 'pending' DO NOTHING
@@ -62,7 +68,7 @@ const contactUpsertTail = `ON CONFLICT (source, ticket_id) DO UPDATE SET custome
 	org_id = excluded.org_id, partner = excluded.partner, channel = excluded.channel, status = excluded.status,
 	created_ms = excluded.created_ms, updated_ms = excluded.updated_ms, resolved_ms = excluded.resolved_ms,
 	replies = excluded.replies, reopens = excluded.reopens, booking_ref = excluded.booking_ref, tags = excluded.tags,
-	version = excluded.version, dirty = 1
+	version = excluded.version
 WHERE contacts.version = excluded.version - 1
 RETURNING id`
 

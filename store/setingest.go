@@ -257,9 +257,9 @@ func (s *Store) upsertContacts(ctx context.Context, tx *sqlx.Tx, batch []*ingest
 		if found && cur == old {
 			continue
 		}
-		// One version step per write: the evaluator clears dirty only if the
-		// version it read is still the row's, which any step guarantees.
-		cur.Version, cur.Dirty = old.Version+1, 1
+		// One version step per write: the update applies only over the
+		// version this batch read.
+		cur.Version = old.Version + 1
 		writes = append(writes, cur)
 	}
 	for part := range slices.Chunk(writes, rowsPerStatement) {
@@ -337,13 +337,13 @@ func (s *Store) writeContacts(ctx context.Context, tx *sqlx.Tx, rows []contactRo
 	}
 	var q strings.Builder
 	q.WriteString(`INSERT INTO contacts (source, ticket_id, customer_key, requester_id, org_id, partner, channel, status,
-	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version, dirty) VALUES `)
+	created_ms, updated_ms, resolved_ms, replies, reopens, booking_ref, tags, version) VALUES `)
 	args := make([]any, 0, 16*len(rows))
 	for n, r := range rows {
 		if n > 0 {
 			q.WriteString(", ")
 		}
-		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)")
+		q.WriteString("(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 		args = append(args, r.Source, r.TicketID, r.CustomerKey, r.RequesterID, r.OrgID, r.Partner, r.Channel,
 			r.Status, r.CreatedMS, r.UpdatedMS, r.ResolvedMS, r.Replies, r.Reopens, r.BookingRef, r.Tags, r.Version)
 	}
@@ -355,7 +355,7 @@ func (s *Store) writeContacts(ctx context.Context, tx *sqlx.Tx, rows []contactRo
 	if len(ids) != len(rows) {
 		return errSlowPath
 	}
-	return nil
+	return s.markContacts(ctx, tx, ids...)
 }
 
 // enqueueAll queues jobs (the first of each kind and key) in one statement

@@ -48,9 +48,7 @@ func (s *Store) checkSettings(ctx context.Context) error {
 		if err == nil && have == want {
 			return nil
 		}
-		// version + 1 so an evaluator already holding the old verdicts
-		// cannot clear the mark.
-		if _, err := tx.ExecContext(ctx, `UPDATE contacts SET dirty = 1, version = version + 1`); err != nil {
+		if err := s.markWhere(ctx, tx, `1 = 1`); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, tx.Rebind(`INSERT INTO kv (name, value) VALUES (?, ?)

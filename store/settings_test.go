@@ -12,7 +12,7 @@ import (
 )
 
 // TestSettingsChangeReevaluates: reopening a store with other verdict windows
-// marks every contact dirty, and evaluation then judges them by the new
+// marks every contact, and evaluation then judges them by the new
 // windows; reopening with the same windows, or with only the ratio bands
 // changed, marks nothing.
 func TestSettingsChangeReevaluates(t *testing.T) {
@@ -33,7 +33,7 @@ func TestSettingsChangeReevaluates(t *testing.T) {
 		dirty := func(s *store.Store) int {
 			t.Helper()
 			var n int
-			if err := s.DB().GetContext(ctx, &n, `SELECT COUNT(*) FROM contacts WHERE dirty = 1`); err != nil {
+			if err := s.DB().GetContext(ctx, &n, `SELECT COUNT(DISTINCT contact_id) FROM marks`); err != nil {
 				t.Fatal(err)
 			}
 			return n

@@ -585,3 +585,47 @@ func TestLateResolutionKeepsItsContext(t *testing.T) {
 		})
 	}
 }
+
+// TestLateResolutionKeepsItsRepeats judges a contact again for its
+// resolution, weeks after its creation, when a new contact arrives near that
+// resolution. Its repeat verdict counts contacts from before its creation,
+// which that evaluation does not read past the two nearest: it must keep
+// them all rather than shrink to the ones it read.
+func TestLateResolutionKeepsItsRepeats(t *testing.T) {
+	for _, limit := range []int{64, 2} {
+		t.Run(fmt.Sprint("history ", limit), func(t *testing.T) {
+			store.LimitHistory(t, limit)
+			storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+				day := 24 * time.Hour
+				var all []*recontact.Contact
+				for i := range 3 {
+					all = append(all, contact(fmt.Sprint("before", i), "bob@example.com", t0.Add(time.Duration(i)*day), recontact.StatusOpen))
+				}
+				late := contact("late", "bob@example.com", t0.Add(3*day), recontact.StatusSolved)
+				late.ResolvedAt, late.UpdatedAt = t0.Add(40*day), t0.Add(40*day)
+				all = append(all, late)
+				for _, c := range all {
+					mustIngest(t, s, delivery("k"+c.TicketID, c))
+				}
+				drain(t, s)
+				back := contact("back", "bob@example.com", t0.Add(42*day), recontact.StatusOpen) // 2 days after the resolution
+				all = append(all, back)
+				mustIngest(t, s, delivery("kback", back))
+				drain(t, s)
+				want, _ := oracleRows(all, nil, s.Settings(), s.Now())
+				if want[3].FCR != metrics.FCRNo {
+					t.Fatalf("oracle: FCR of the late one %q; the scenario needs %q", want[3].FCR, metrics.FCRNo)
+				}
+				// Within the 7-day repeat window: each "before" follows the
+				// earlier ones, "late" follows all three, "back" none.
+				previous := []int{0, 1, 2, 3, 0}
+				for i, c := range all {
+					got := mustContact(t, s, c.TicketID)
+					if len(got.Previous) != previous[i] || got.FCR != string(want[i].FCR) {
+						t.Errorf("%s: previous %v, fcr %q; want %d previous, fcr %q", c.TicketID, got.Previous, got.FCR, previous[i], want[i].FCR)
+					}
+				}
+			})
+		})
+	}
+}
