@@ -171,7 +171,7 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, 
 	dirty := map[string][]contactRow{}
 	isMarked := make(map[int64]bool, len(marked))
 	for _, r := range marked {
-		if _, ok := byKey[r.CustomerKey]; ok && slices.Contains(keys, r.CustomerKey) {
+		if slices.Contains(keys, r.CustomerKey) {
 			dirty[r.CustomerKey] = append(dirty[r.CustomerKey], r)
 			isMarked[r.ID] = true
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,24 @@ func TestREADMEListsEveryVariable(t *testing.T) {
 		line = line[:strings.IndexByte(line, '\n')]
 		if def != "" && !strings.Contains(line, "`"+def+"`") {
 			t.Errorf("README row for %s does not show its default %q: %s", name, def, line)
+		}
+	}
+}
+
+// TestTuneGC raises the collector's target only when GOGC is unset.
+func TestTuneGC(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	for _, tc := range []struct {
+		env  map[string]string
+		want int
+	}{
+		{map[string]string{}, gcPercent},
+		{map[string]string{"GOGC": "100"}, 100},
+	} {
+		debug.SetGCPercent(100)
+		tuneGC(func(k string) (string, bool) { v, ok := tc.env[k]; return v, ok })
+		if got := debug.SetGCPercent(100); got != tc.want {
+			t.Errorf("env %v: GC percent %d, want %d", tc.env, got, tc.want)
 		}
 	}
 }

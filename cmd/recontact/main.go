@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,12 +39,26 @@ import (
 	"github.com/recontact/recontact/worker"
 )
 
+// gcPercent is the garbage collector's target when GOGC is unset. The live
+// heap is small (tens of MB) and every delivery allocates, so at Go's 100 the
+// collector ran several times a second under load: at 32 senders 400 cut the
+// service's CPU per delivery by 13 to 22 % for about twice the peak memory.
+const gcPercent = 400
+
 func main() {
+	tuneGC(os.LookupEnv)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, os.Args[1:], environ(), os.Stdout, os.Stderr); err != nil {
 		fmt.Fprintln(os.Stderr, "recontact:", err)
 		os.Exit(1)
+	}
+}
+
+// tuneGC sets gcPercent unless the operator chose GOGC.
+func tuneGC(lookup func(string) (string, bool)) {
+	if _, set := lookup("GOGC"); !set {
+		debug.SetGCPercent(gcPercent)
 	}
 }
 
