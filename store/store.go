@@ -47,7 +47,7 @@ const (
 type Store struct {
 	db *sqlx.DB
 	// lazy runs the applier's and the evaluator's transactions, whose work is
-	// redone if a crash loses it (their inbox deletes and cleared dirty marks
+	// redone if a crash loses it (their inbox deletes and deleted marks
 	// are lost with it). On SQLite its connections commit without an fsync,
 	// which they would otherwise wait for while holding the one write lock;
 	// the next acknowledgement's fsync of the write-ahead log covers their
