@@ -16,8 +16,8 @@ import (
 )
 
 // EvaluateDirty evaluates the customers of up to limit of the oldest marks
-// (see mark) and reports how many customers it did, counting a mark whose
-// contact is gone as one. Applying a delivery only marks its contacts, so the
+// (see mark) and reports how many marks it took: limit means more may wait,
+// 0 that none did. Applying a delivery only marks its contacts, so the
 // applier stays a few set statements; this runs right behind it.
 func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 	ms, err := s.takeMarks(ctx, limit)
@@ -56,7 +56,7 @@ func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 			return 0, err
 		}
 	}
-	return len(keys) + len(gone), nil
+	return len(ms), nil
 }
 
 // evalPerTx is how many customers one evaluation transaction takes: large

@@ -193,8 +193,8 @@ func (e *Evaluator) init() {
 	})
 }
 
-// evalLimit is how many customers one pass takes; burst is when passes
-// start to coalesce wake-ups.
+// evalLimit is how many marks (changed contacts) one pass takes; burst is
+// when passes start to coalesce wake-ups.
 const (
 	evalLimit = 200
 	burst     = 16

@@ -3,6 +3,7 @@ package worker_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"sync"
 	"testing"
@@ -89,4 +90,38 @@ func TestBackoffGrowsAndCaps(t *testing.T) {
 			}
 		}
 	}
+}
+
+// A backlog larger than one pass drains without waiting for a wake-up, even
+// when its customers have several changed contacts each (a pass takes marks,
+// and reports them, not customers).
+func TestEvaluatorDrainsABacklog(t *testing.T) {
+	storetest.Each(t, store.Options{}, func(t *testing.T, s *store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		t0 := time.Date(2026, 10, 5, 10, 0, 0, 0, time.UTC)
+		for i := range 600 { // 300 customers, two tickets each: 600 marks
+			c := &recontact.Contact{Source: recontact.SourceZendesk, TicketID: fmt.Sprint(i), CustomerEmail: fmt.Sprintf("c%d@example.com", i/2),
+				Status: recontact.StatusOpen, CreatedAt: t0.Add(time.Duration(i) * time.Minute), UpdatedAt: t0, Channel: "email"}
+			if _, err := s.Ingest(ctx, &recontact.Delivery{Source: c.Source, Key: c.TicketID, Body: []byte(`{}`), Contact: c, ReceivedAt: t0}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		marks := func() (n int) {
+			if err := s.DB().GetContext(ctx, &n, `SELECT COUNT(*) FROM marks`); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := marks(); n != 600 {
+			t.Fatalf("%d marks before evaluation; want 600", n)
+		}
+		e := &worker.Evaluator{Store: s, Poll: time.Hour, Coalesce: time.Hour}
+		go e.Run(ctx)
+		for end := time.Now().Add(20 * time.Second); marks() > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatalf("%d marks left after 20 s with no wake-up; want the backlog drained", marks())
+			}
+		}
+	})
 }
