@@ -93,3 +93,11 @@ func (s *Store) dropMarks(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
 	}
 	return nil
 }
+
+// EvaluationBacklog counts the marks waiting for the evaluator: changes whose
+// verdicts are not judged yet.
+func (s *Store) EvaluationBacklog(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.db.GetContext(ctx, &n, `SELECT COUNT(*) FROM marks`)
+	return n, classify(err)
+}

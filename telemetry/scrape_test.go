@@ -164,8 +164,12 @@ func TestScrapeAfterDeliveries(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		// One delivery waiting to be applied, one that could not be.
+		// One delivery waiting to be applied, one that could not be; one
+		// changed contact waiting for evaluation.
 		if _, err := s.DB().Exec(`INSERT INTO inbox (delivery, error) VALUES ('{}', ''), ('x', 'invalid character')`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().Exec(`INSERT INTO marks (contact_id) SELECT id FROM contacts WHERE ticket_id = '1'`); err != nil {
 			t.Fatal(err)
 		}
 
@@ -181,6 +185,7 @@ func TestScrapeAfterDeliveries(t *testing.T) {
 			`recontact_dead_letters{kind="writeback"} 0`,
 			`recontact_inbox{state="waiting"} 1`,
 			`recontact_inbox{state="failed"} 1`,
+			`recontact_evaluation_backlog 1`,
 			`recontact_jobs{queue="alerts",state="failed"} 1`,
 			// 2 contacts / 4 bookings; g1 came twice: 1 of 1 customer repeats.
 			`recontact_rate{rate="contact_ratio"} 0.5`,
@@ -197,7 +202,7 @@ func TestScrapeAfterDeliveries(t *testing.T) {
 		if err := drain(ctx, s); err != nil {
 			t.Fatal(err)
 		}
-		wantLines(t, r.scrape(), `recontact_rate{rate="contact_ratio"} 0.5`)
+		wantLines(t, r.scrape(), `recontact_rate{rate="contact_ratio"} 0.5`, `recontact_evaluation_backlog 0`)
 		clk.add(telemetry.RatesTTL + time.Second)
 		wantLines(t, r.scrape(), `recontact_rate{rate="contact_ratio"} 0.75`, `recontact_rate{rate="repeat_contact_rate"} 0.5`)
 

@@ -102,6 +102,7 @@ var (
 	rateDesc   = prometheus.NewDesc("recontact_rate", "Headline rates over the trailing window (contact_ratio, fcr_rate, repeat_contact_rate); absent when undefined.", []string{"rate"}, nil)
 	deadDesc   = prometheus.NewDesc("recontact_dead_letters", "Jobs that failed for good (the dead letter), by job kind.", []string{"kind"}, nil)
 	inboxDesc  = prometheus.NewDesc("recontact_inbox", "Acknowledged deliveries not yet applied to contacts (waiting), and those that could not be applied (failed; kept, see the log).", []string{"state"}, nil)
+	evalDesc   = prometheus.NewDesc("recontact_evaluation_backlog", "Contact changes whose verdicts are not evaluated yet (one per change); it falls back to 0 behind a burst or a settings change.", nil, nil)
 )
 
 // queues groups job kinds as operators think of them.
@@ -117,6 +118,7 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- rateDesc
 	ch <- deadDesc
 	ch <- inboxDesc
+	ch <- evalDesc
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
@@ -140,6 +142,12 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(waiting), "waiting")
 	ch <- prometheus.MustNewConstMetric(inboxDesc, prometheus.GaugeValue, float64(failed), "failed")
+	backlog, err := c.s.EvaluationBacklog(ctx)
+	if err != nil {
+		c.log.Warn("metrics: read evaluation backlog", slog.Any("err", err))
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(evalDesc, prometheus.GaugeValue, float64(backlog))
 	dead, err := c.s.DeadLetters(ctx)
 	if err != nil {
 		c.log.Warn("metrics: read dead letters", slog.Any("err", err))
