@@ -618,7 +618,7 @@ func (s *Store) afterVerdict(ctx context.Context, tx *sqlx.Tx, hist historyHoriz
 	if !s.writeback[recontact.Source(r.Source)] {
 		return nil
 	}
-	if old.RepeatContact == r.RepeatContact && old.FCR == r.FCR && old.Stage == r.Stage && old.Writeback != "off" {
+	if old.RepeatContact == r.RepeatContact && old.FCR == r.FCR && old.Stage == r.Stage && !s.firstWriteback(old) {
 		return nil
 	}
 	if old.Writeback == "off" && r.UpdatedMS > 0 {

@@ -476,14 +476,25 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 }
 
 func (s *Store) deleteInbox(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
-	for part := range slices.Chunk(ids, rowsPerStatement) {
-		if s.dialect == Postgres {
-			if _, err := tx.ExecContext(ctx, `DELETE FROM inbox WHERE id = ANY($1::bigint[])`, pq.Array(part)); err != nil {
-				return err
-			}
-			continue
+	return s.deleteIDs(ctx, tx, "inbox", ids)
+}
+
+// deleteIDs deletes rows of table by id: on PostgreSQL in one prepared
+// statement over an array, on SQLite in IN lists of rowsPerStatement.
+func (s *Store) deleteIDs(ctx context.Context, tx *sqlx.Tx, table string, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if s.dialect == Postgres {
+		st, err := s.prepared(ctx, tx, `DELETE FROM `+table+` WHERE id = ANY($1::bigint[])`)
+		if err != nil {
+			return err
 		}
-		q, args, err := sqlx.In(`DELETE FROM inbox WHERE id IN (?)`, part)
+		_, err = st.ExecContext(ctx, pq.Array(ids))
+		return err
+	}
+	for part := range slices.Chunk(ids, rowsPerStatement) {
+		q, args, err := sqlx.In(`DELETE FROM `+table+` WHERE id IN (?)`, part)
 		if err != nil {
 			return err
 		}

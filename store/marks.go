@@ -71,27 +71,7 @@ FROM marks m LEFT JOIN contacts c ON c.id = m.contact_id ORDER BY m.id LIMIT ?`)
 
 // dropMarks deletes marks by id.
 func (s *Store) dropMarks(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
-	}
-	if s.dialect == Postgres {
-		st, err := s.prepared(ctx, tx, `DELETE FROM marks WHERE id = ANY($1::bigint[])`)
-		if err != nil {
-			return err
-		}
-		_, err = st.ExecContext(ctx, pq.Array(ids))
-		return err
-	}
-	for part := range slices.Chunk(ids, rowsPerStatement) {
-		q, args, err := sqlx.In(`DELETE FROM marks WHERE id IN (?)`, part)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.deleteIDs(ctx, tx, "marks", ids)
 }
 
 // EvaluationBacklog counts the marks waiting for the evaluator: changes whose
