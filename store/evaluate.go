@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/goccy/go-json"
 	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
@@ -148,20 +149,20 @@ func (s *Store) evaluate(ctx context.Context, keys []string, byKey map[string][]
 
 // judgeCustomers works out the verdicts of these customers' contacts that
 // their marked contacts can affect, and which marks that covers (done). It
-// reads only their rows inside the windows around the changes (index
-// contacts_customer), never the table: on PostgreSQL with one query per kind
-// of read for all of them, on SQLite with one per customer for most
-// (historyLimit).
+// reads customers' rows by index (contacts_customer), never the table: the
+// whole history of most (historyLimit), only the windows around the changes
+// of the others; on PostgreSQL with one query per kind of read for all of
+// them, on SQLite with one prepared statement per customer.
 func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, byKey map[string][]mark) (vs []verdict, done []int64, err error) {
-	var ids []int64
+	want := map[int64]bool{}
 	for _, key := range keys {
 		for _, m := range byKey[key] {
-			ids = append(ids, m.ContactID)
+			want[m.ContactID] = true
 		}
 	}
-	slices.Sort(ids)
-	ids = slices.Compact(ids)
-	marked, err := s.contactsByID(ctx, tx, ids)
+	// Most customers' whole histories are short: one read gives the marked
+	// contacts and all the context their verdicts need.
+	hist, err := s.histories(ctx, tx, keys)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -169,11 +170,35 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, 
 	// done. One that moved to a customer outside keys since the marks were
 	// read keeps them, and is judged with that customer.
 	dirty := map[string][]contactRow{}
-	isMarked := make(map[int64]bool, len(marked))
-	for _, r := range marked {
-		if slices.Contains(keys, r.CustomerKey) {
-			dirty[r.CustomerKey] = append(dirty[r.CustomerKey], r)
-			isMarked[r.ID] = true
+	isMarked := make(map[int64]bool, len(want))
+	for key, rows := range hist {
+		for _, r := range rows {
+			if want[r.ID] {
+				dirty[key] = append(dirty[key], r)
+				isMarked[r.ID] = true
+			}
+		}
+	}
+	// The rest belong to customers with long histories, or moved.
+	var rest []int64
+	for id := range want {
+		if !isMarked[id] {
+			rest = append(rest, id)
+		}
+	}
+	slices.Sort(rest)
+	if len(rest) > 0 {
+		marked, err := s.contactsByID(ctx, tx, rest)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range marked {
+			// Under a customer whose history was read without it, it moved
+			// after that read: its marks wait for the next pass.
+			if _, read := hist[r.CustomerKey]; !read && slices.Contains(keys, r.CustomerKey) {
+				dirty[r.CustomerKey] = append(dirty[r.CustomerKey], r)
+				isMarked[r.ID] = true
+			}
 		}
 	}
 	for _, key := range keys {
@@ -208,28 +233,18 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, 
 	if err != nil {
 		return nil, nil, err
 	}
-	if s.dialect == SQLite {
-		st, err := tx.PreparexContext(ctx, historySQL)
-		if err != nil {
-			return nil, nil, err
+	var long []span
+	for _, sp := range spans {
+		all, read := hist[sp.key]
+		if !read {
+			long = append(long, sp)
+			continue
 		}
-		defer st.Close()
-		var rest []span
-		for _, sp := range spans {
-			var all []contactRow
-			if err := st.SelectContext(ctx, &all, sp.key, historyLimit); err != nil {
-				return nil, nil, err
-			}
-			if len(all) == historyLimit {
-				rest = append(rest, sp)
-				continue
-			}
-			rows, before, after := cut(all, sp, w)
-			vs = s.judge(sp, rows, before, after, bookings[sp.key], isMarked, vs)
-		}
-		if spans = rest; len(spans) == 0 {
-			return vs, done, nil
-		}
+		rows, before, after := cut(all, sp, w)
+		vs = s.judge(sp, rows, before, after, bookings[sp.key], isMarked, vs)
+	}
+	if spans = long; len(spans) == 0 {
+		return vs, done, nil
 	}
 	rows, err := s.spanContacts(ctx, tx, spans)
 	if err != nil {
@@ -268,14 +283,84 @@ func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, 
 	return vs, done, nil
 }
 
-// historyLimit is how many contacts of a customer SQLite reads whole: most
-// customers have fewer, and for them one statement replaces the span's three
-// (span, two before, two after), which were a fifth of the service's CPU at
-// 32 senders. A customer with more takes those three. Tests lower it.
+// histories reads the whole histories, oldest first, of those customers
+// that have fewer than historyLimit contacts; a customer with more is left
+// out of the map, and its spans are read instead (spanContacts, neighbours).
+func (s *Store) histories(ctx context.Context, tx *sqlx.Tx, keys []string) (map[string][]contactRow, error) {
+	if s.dialect != Postgres {
+		return s.sqliteHistories(ctx, tx, keys)
+	}
+	out, err := s.groupRows(ctx, tx, pgHistorySQL, pq.Array(keys), historyLimit)
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range keys {
+		switch {
+		case len(out[key]) >= historyLimit:
+			delete(out, key)
+		case out[key] == nil:
+			out[key] = []contactRow{} // read, and empty
+		}
+	}
+	return out, nil
+}
+
+// sqliteHistories is histories without a lateral join: one statement finds
+// the customers with short histories, a second reads those. The keys go in
+// as one JSON array, so both statements are prepared once rather than parsed
+// for every batch or run once per customer.
+func (s *Store) sqliteHistories(ctx context.Context, tx *sqlx.Tx, keys []string) (map[string][]contactRow, error) {
+	var short []string
+	if err := s.selectJSON(ctx, tx, &short, sqliteShortSQL, keys, historyLimit); err != nil {
+		return nil, err
+	}
+	var rows []contactRow
+	if err := s.selectJSON(ctx, tx, &rows, sqliteHistoriesSQL, short); err != nil {
+		return nil, err
+	}
+	out := make(map[string][]contactRow, len(short))
+	for _, key := range short {
+		out[key] = []contactRow{}
+	}
+	for _, r := range rows {
+		out[r.CustomerKey] = append(out[r.CustomerKey], r)
+	}
+	return out, nil
+}
+
+// selectJSON runs prepared statement q with list as its first parameter, a
+// JSON array (for json_each), and args after it.
+func (s *Store) selectJSON(ctx context.Context, tx *sqlx.Tx, dst any, q string, list any, args ...any) error {
+	b, err := json.Marshal(list)
+	if err != nil {
+		return err
+	}
+	st, err := s.prepared(ctx, tx, q)
+	if err != nil {
+		return err
+	}
+	// As text: SQLite reads a BLOB argument as its binary JSONB.
+	return st.SelectContext(ctx, dst, append([]any{string(b)}, args...)...)
+}
+
+// historyLimit is how many contacts of a customer an evaluation reads whole:
+// most customers have fewer, and for them one read replaces the marked
+// contacts' and the span's four (marked, span, two before, two after), which
+// were a fifth of the service's CPU at 32 senders. A customer with more takes
+// those. Tests lower it.
 var historyLimit = 64
 
-// historySQL reads up to historyLimit of a customer's contacts, oldest first.
-const historySQL = `SELECT ` + contactColumns + ` FROM contacts WHERE customer_key = ? ORDER BY created_ms LIMIT ?`
+// historySQL reads up to historyLimit of a customer's contacts, oldest first;
+// pgHistorySQL those of many customers at once.
+const (
+	pgHistorySQL = `SELECT c.* FROM unnest($1::text[]) AS k(key)
+CROSS JOIN LATERAL (SELECT ` + contactColumns + ` FROM contacts WHERE customer_key = k.key ORDER BY created_ms LIMIT $2) c`
+	// sqliteShortSQL counts no further than the limit.
+	sqliteShortSQL = `SELECT k.value FROM json_each(?1) k
+WHERE (SELECT COUNT(*) FROM (SELECT 1 FROM contacts WHERE customer_key = k.value LIMIT ?2)) < ?2`
+	sqliteHistoriesSQL = `SELECT ` + contactColumns + ` FROM contacts
+WHERE customer_key IN (SELECT value FROM json_each(?)) ORDER BY customer_key, created_ms`
+)
 
 // cut takes from a customer's whole history, oldest first, what spanContacts
 // and neighbours would read for sp: the contacts created or resolved in the

@@ -79,10 +79,13 @@ func (s *Store) AcceptOnly(ctx context.Context, ds []*recontact.Delivery) (dup [
 // OnJudged runs f between each evaluation's reads and its writes.
 func (s *Store) OnJudged(f func()) { s.judgedHook = f }
 
-// LimitHistory sets how many contacts of a customer SQLite's evaluation reads
+// LimitHistory sets how many contacts of a customer an evaluation reads
 // whole, until the test ends.
 func LimitHistory(t interface{ Cleanup(func()) }, n int) {
 	old := historyLimit
 	historyLimit = n
 	t.Cleanup(func() { historyLimit = old })
 }
+
+// AnalyzeYoung runs one round of the young-table analysis.
+func (s *Store) AnalyzeYoung(ctx context.Context) error { return s.analyzeYoung(ctx) }

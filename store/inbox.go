@@ -187,6 +187,12 @@ const statsEvery = 2 * time.Second
 // delivery. Past that, autovacuum's own thresholds take over. The queues
 // (inbox, jobs) are left out: rows come and go, so they would qualify every
 // time, and they are read by primary key or a partial index anyway.
+//
+// These analyses sample youngStatsTarget×300 rows rather than the default
+// 30,000: enough to plan the store's lookups, and a tenth of the work (an
+// ANALYZE of 100,000 contacts took 35 ms rather than 415 ms, and a growing
+// table is analysed about once per doubling). Autovacuum's later analyses
+// use the server's full target.
 func (s *Store) analyzeYoung(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
@@ -196,11 +202,20 @@ WHERE t.schemaname = current_schema() AND t.relname IN ('contacts', 'bookings', 
 	AND t.n_mod_since_analyze >= 1000 AND t.n_mod_since_analyze > c.reltuples`)
 	for _, t := range tables {
 		if err == nil {
-			_, err = s.db.ExecContext(ctx, `ANALYZE `+pq.QuoteIdentifier(t))
+			err = s.inTx(ctx, func(tx *sqlx.Tx) error {
+				if _, err := tx.ExecContext(ctx, fmt.Sprintf(`SET LOCAL default_statistics_target = %d`, youngStatsTarget)); err != nil {
+					return err
+				}
+				_, err := tx.ExecContext(ctx, `ANALYZE `+pq.QuoteIdentifier(t))
+				return err
+			})
 		}
 	}
 	return err
 }
+
+// youngStatsTarget is the statistics target of analyzeYoung's analyses.
+const youngStatsTarget = 10
 
 // retryFailed gives the deliveries that could not be applied another try
 // when a process starts: a new version may have fixed what failed. Those

@@ -195,3 +195,38 @@ func instancesShareTheInbox(t *testing.T, url string) {
 		}
 	}
 }
+
+// A young table is analysed once it has outgrown its statistics, from a small
+// sample: a histogram of at most eleven bounds (target 10), not a hundred.
+func TestYoungTablesAreAnalysedCheaply(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Postgres(t, store.Options{})
+	if _, err := s.DB().ExecContext(ctx, `INSERT INTO contacts (source, ticket_id, customer_key, created_ms, updated_ms)
+SELECT 'zendesk', g::text, 'c' || g || '@example.com', 1791100000000 + g * 1000, 1791100000000 + g * 1000
+FROM generate_series(1, 5000) g`); err != nil {
+		t.Fatal(err)
+	}
+	// Table statistics reach pg_stat_user_tables within a second or so; the
+	// store looks every statsEvery.
+	var analysed int
+	for end := time.Now().Add(10 * time.Second); analysed == 0 && time.Now().Before(end); time.Sleep(100 * time.Millisecond) {
+		if err := s.AnalyzeYoung(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.DB().GetContext(ctx, &analysed, `SELECT analyze_count FROM pg_stat_user_tables
+WHERE relname = 'contacts' AND schemaname = current_schema()`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if analysed != 1 {
+		t.Fatalf("contacts analysed %d times, want once", analysed)
+	}
+	var bounds int
+	if err := s.DB().GetContext(ctx, &bounds, `SELECT COALESCE(array_length(histogram_bounds::text::text[], 1), 0)
+FROM pg_stats WHERE tablename = 'contacts' AND schemaname = current_schema() AND attname = 'created_ms'`); err != nil {
+		t.Fatal(err)
+	}
+	if bounds == 0 || bounds > 11 {
+		t.Errorf("created_ms histogram has %d bounds, want 1 to 11 (a sample of target 10)", bounds)
+	}
+}

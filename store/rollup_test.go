@@ -21,9 +21,9 @@ import (
 // equal metrics.Summarize over the whole history evaluated from scratch.
 func TestRollupsFollowChanges(t *testing.T) { rollupsFollowChanges(t) }
 
-// TestRollupsFollowChangesLongHistories runs the same with SQLite's
-// evaluation reading at most two contacts of a customer whole, so most
-// customers take the span-and-neighbours reads instead.
+// TestRollupsFollowChangesLongHistories runs the same with the evaluation
+// reading at most two contacts of a customer whole, so most customers take
+// the span-and-neighbours reads instead.
 func TestRollupsFollowChangesLongHistories(t *testing.T) {
 	store.LimitHistory(t, 2)
 	rollupsFollowChanges(t)

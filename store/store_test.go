@@ -548,8 +548,8 @@ func TestChangeDuringEvaluationIsJudgedAgain(t *testing.T) {
 // resolved weeks after it was created. Judging that one again needs the
 // customer's contacts up to its resolution plus the FCR window: further than
 // the new contact's span reaches, and further than the two contacts after it.
-// SQLite runs it reading short histories whole and, with the limit lowered,
-// through the span and neighbour reads PostgreSQL uses.
+// Both stores run it reading short histories whole and, with the limit
+// lowered, through the span and neighbour reads.
 func TestLateResolutionKeepsItsContext(t *testing.T) {
 	for _, limit := range []int{64, 2} {
 		t.Run(fmt.Sprint("history ", limit), func(t *testing.T) {
