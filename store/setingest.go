@@ -172,7 +172,7 @@ WHERE deliveries.received_ms < excluded.received_ms - ?`)
 				q.WriteString(` ON CONFLICT (source, dedupe_key) DO NOTHING`)
 			}
 			q.WriteString(` RETURNING source, dedupe_key`)
-			rows, err := tx.QueryxContext(ctx, tx.Rebind(q.String()), args...)
+			rows, err := s.queryMaybePrepared(ctx, tx, q.String(), len(part), args...)
 			if err != nil {
 				return nil, err
 			}
@@ -405,3 +405,20 @@ func (s *Store) enqueueAll(ctx context.Context, tx *sqlx.Tx, jobs []recontact.Jo
 	}
 	return queued, nil
 }
+
+// queryMaybePrepared runs a SQLite statement of n VALUES rows. A group
+// commit's batch (at most maxBatch rows) comes back at one of a few sizes,
+// and parsing its statement under the write lock cost more than running it,
+// so those are prepared once per size and connection; larger ones (imports)
+// are parsed each time rather than cached forever.
+func (s *Store) queryMaybePrepared(ctx context.Context, tx *sqlx.Tx, q string, n int, args ...any) (*sqlx.Rows, error) {
+	if n > maxBatch {
+		return tx.QueryxContext(ctx, q, args...)
+	}
+	st, err := s.prepared(ctx, tx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryxContext(ctx, args...)
+}
+
