@@ -26,9 +26,20 @@ type groupCommitter struct {
 }
 
 type ingestReq struct {
-	ctx context.Context
-	d   *recontact.Delivery
-	res chan ingestResult // buffered: the committer never blocks on a caller that gave up
+	ctx    context.Context
+	d      *recontact.Delivery
+	queued []byte            // d's inbox form, encoded by the caller (see inboxForm)
+	res    chan ingestResult // buffered: the committer never blocks on a caller that gave up
+}
+
+// inboxForm is the delivery as its inbox row holds it. The caller encodes it
+// before it queues, in parallel with the others, rather than the committer
+// for the whole batch while the batch waits.
+func (r *ingestReq) inboxForm() ([]byte, error) {
+	if r.queued != nil {
+		return r.queued, nil
+	}
+	return encodeQueued(r.d)
 }
 
 type ingestResult struct {
@@ -58,6 +69,15 @@ var errStopped = recontact.Errorf(recontact.EUnavailable, "store is shutting dow
 
 func (g *groupCommitter) submit(ctx context.Context, d *recontact.Delivery) (bool, error) {
 	r := &ingestReq{ctx: ctx, d: d, res: make(chan ingestResult, 1)}
+	if d.ReceivedAt.IsZero() {
+		d.ReceivedAt = g.s.Now()
+	}
+	if validate(d) == nil { // an invalid one fails in the batch, as the others do
+		var err error
+		if r.queued, err = encodeQueued(d); err != nil {
+			return false, err
+		}
+	}
 	select {
 	case g.reqs <- r:
 	case <-ctx.Done():

@@ -308,7 +308,7 @@ func (s *Store) acceptSet(ctx context.Context, tx *sqlx.Tx, batch []*ingestReq, 
 	live := s.liveRequests(batch, results)
 	payloads := make(map[int][]byte, len(live))
 	for _, i := range live {
-		p, err := encodeQueued(batch[i].d)
+		p, err := batch[i].inboxForm()
 		if err != nil {
 			return 0, err
 		}

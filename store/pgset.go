@@ -148,7 +148,7 @@ func (s *Store) pgAccept(ctx context.Context, batch []*ingestReq, results []inge
 	src, key, recv, body, queued := make([]string, n), make([]string, n), make([]int64, n), make([][]byte, n), make([][]byte, n)
 	for j, i := range live {
 		d := batch[i].d
-		if queued[j], err = encodeQueued(d); err != nil {
+		if queued[j], err = batch[i].inboxForm(); err != nil {
 			return 0, true, err
 		}
 		src[j], key[j], recv[j], body[j] = string(d.Source), d.Key, ms(d.ReceivedAt), d.Body

@@ -421,4 +421,3 @@ func (s *Store) queryMaybePrepared(ctx context.Context, tx *sqlx.Tx, q string, n
 	}
 	return st.QueryxContext(ctx, args...)
 }
-
