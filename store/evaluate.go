@@ -151,8 +151,8 @@ func (s *Store) evaluate(ctx context.Context, keys []string, byKey map[string][]
 // their marked contacts can affect, and which marks that covers (done). It
 // reads customers' rows by index (contacts_customer), never the table: the
 // whole history of most (historyLimit), only the windows around the changes
-// of the others; on PostgreSQL with one query per kind of read for all of
-// them, on SQLite with one prepared statement per customer.
+// of the others; with one query per kind of read for all of them (SQLite
+// runs the span reads per customer).
 func (s *Store) judgeCustomers(ctx context.Context, tx *sqlx.Tx, keys []string, byKey map[string][]mark) (vs []verdict, done []int64, err error) {
 	want := map[int64]bool{}
 	for _, key := range keys {
@@ -314,11 +314,14 @@ func (s *Store) sqliteHistories(ctx context.Context, tx *sqlx.Tx, keys []string)
 	if err := s.selectJSON(ctx, tx, &short, sqliteShortSQL, keys, historyLimit); err != nil {
 		return nil, err
 	}
+	out := make(map[string][]contactRow, len(short))
+	if len(short) == 0 {
+		return out, nil
+	}
 	var rows []contactRow
 	if err := s.selectJSON(ctx, tx, &rows, sqliteHistoriesSQL, short); err != nil {
 		return nil, err
 	}
-	out := make(map[string][]contactRow, len(short))
 	for _, key := range short {
 		out[key] = []contactRow{}
 	}
@@ -350,8 +353,8 @@ func (s *Store) selectJSON(ctx context.Context, tx *sqlx.Tx, dst any, q string, 
 // those. Tests lower it.
 var historyLimit = 64
 
-// historySQL reads up to historyLimit of a customer's contacts, oldest first;
-// pgHistorySQL those of many customers at once.
+// pgHistorySQL reads up to historyLimit ($2) of each customer's contacts,
+// oldest first; SQLite takes sqliteShortSQL and sqliteHistoriesSQL instead.
 const (
 	pgHistorySQL = `SELECT c.* FROM unnest($1::text[]) AS k(key)
 CROSS JOIN LATERAL (SELECT ` + contactColumns + ` FROM contacts WHERE customer_key = k.key ORDER BY created_ms LIMIT $2) c`
