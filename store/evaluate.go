@@ -347,10 +347,10 @@ func (s *Store) selectJSON(ctx context.Context, tx *sqlx.Tx, dst any, q string, 
 }
 
 // historyLimit is how many contacts of a customer an evaluation reads whole:
-// most customers have fewer, and for them one read replaces the marked
-// contacts' and the span's four (marked, span, two before, two after), which
-// were a fifth of the service's CPU at 32 senders. A customer with more takes
-// those. Tests lower it.
+// most customers have fewer, and for them one read replaces four (the marked
+// contacts by id, the span, two before, two after), which were a fifth of the
+// service's CPU at 32 senders. A customer with more takes those four. Tests
+// lower it.
 var historyLimit = 64
 
 // pgHistorySQL reads up to historyLimit ($2) of each customer's contacts,

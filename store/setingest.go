@@ -407,10 +407,10 @@ func (s *Store) enqueueAll(ctx context.Context, tx *sqlx.Tx, jobs []recontact.Jo
 }
 
 // queryMaybePrepared runs a SQLite statement of n VALUES rows. A group
-// commit's batch (at most maxBatch rows) comes back at one of a few sizes,
-// and parsing its statement under the write lock cost more than running it,
-// so those are prepared once per size and connection; larger ones (imports)
-// are parsed each time rather than cached forever.
+// commit's batch has at most maxBatch rows, so its statements come in at most
+// that many texts, and parsing one under the write lock cost more than
+// running it: those are prepared once per text and connection. Larger ones
+// (imports) are parsed each time rather than cached forever.
 func (s *Store) queryMaybePrepared(ctx context.Context, tx *sqlx.Tx, q string, n int, args ...any) (*sqlx.Rows, error) {
 	if n > maxBatch {
 		return tx.QueryxContext(ctx, q, args...)
