@@ -46,9 +46,11 @@ const eventTypePrefix = "zen:event-type:ticket."
 // Values Parse cannot map without guessing (a localised status, an unknown
 // channel) are left empty and a JobZendeskTicket job asks the API instead.
 func Parse(h http.Header, body []byte, received time.Time) (*recontact.Delivery, error) {
-	var top map[string]json.RawMessage
-	if err := json.Unmarshal(body, &top); err != nil || top == nil {
-		return nil, notJSON(h, body)
+	top, ok := flatObject(body)
+	if !ok {
+		if err := json.Unmarshal(body, &top); err != nil || top == nil {
+			return nil, notJSON(h, body)
+		}
 	}
 	obj := object{m: top}
 	var (
@@ -345,11 +347,21 @@ func apiChannel(s string) string {
 }
 
 // Timestamp layouts: RFC 3339 (fractional seconds allowed) from events and the
-// API, and the minute precision of *_with_timestamp placeholders (§2.1).
-var timeLayouts = []string{time.RFC3339Nano, "2006-01-02T15:04Z07:00"}
+// API, and the minute precision of *_with_timestamp placeholders (§2.1). No
+// string fits both, so the order only decides which is tried first.
+var (
+	timeLayouts       = []string{time.RFC3339Nano, minuteLayout}
+	minuteFirst       = []string{minuteLayout, time.RFC3339Nano}
+	minuteLayout      = "2006-01-02T15:04Z07:00"
+	minuteLayoutWidth = len("2006-01-02T15:04Z")
+)
 
 func parseTime(s string) (time.Time, bool) {
-	for _, layout := range timeLayouts {
+	layouts := timeLayouts
+	if len(s) == minuteLayoutWidth {
+		layouts = minuteFirst // a trigger's placeholders: skip a failed parse
+	}
+	for _, layout := range layouts {
 		// The zero time would read as "no timestamp" further on.
 		if t, err := time.Parse(layout, s); err == nil && !t.IsZero() {
 			return t.UTC(), true
@@ -550,4 +562,74 @@ func nilIfEmpty(s []string) []string {
 		return nil
 	}
 	return s
+}
+
+// flatObject reads the body a trigger sends: one JSON object whose values are
+// all strings of printable ASCII without escapes. It reads it in one pass
+// where the decoder takes several and an allocation per field, and says ok
+// only when the decoder would read the same map (FuzzFlatObject); any other
+// body, valid or not, is left to the decoder. The values alias body.
+func flatObject(body []byte) (map[string]json.RawMessage, bool) {
+	i := skipSpace(body, 0)
+	if i == len(body) || body[i] != '{' {
+		return nil, false
+	}
+	m := make(map[string]json.RawMessage, 12)
+	i = skipSpace(body, i+1)
+	if i < len(body) && body[i] == '}' {
+		return m, skipSpace(body, i+1) == len(body)
+	}
+	for {
+		key, end, ok := plainString(body, i)
+		if !ok {
+			return nil, false
+		}
+		i = skipSpace(body, end)
+		if i == len(body) || body[i] != ':' {
+			return nil, false
+		}
+		start := skipSpace(body, i+1)
+		if _, end, ok = plainString(body, start); !ok {
+			return nil, false
+		}
+		m[string(key)] = body[start:end:end]
+		i = skipSpace(body, end)
+		if i == len(body) {
+			return nil, false
+		}
+		switch body[i] {
+		case ',':
+			i = skipSpace(body, i+1)
+		case '}':
+			return m, skipSpace(body, i+1) == len(body)
+		default:
+			return nil, false
+		}
+	}
+}
+
+// plainString reads a JSON string at body[i] made of printable ASCII without
+// escapes, returning its content and the index after its closing quote.
+func plainString(body []byte, i int) (content []byte, end int, ok bool) {
+	if i >= len(body) || body[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(body); j++ {
+		switch c := body[j]; {
+		case c == '"':
+			return body[i+1 : j], j + 1, true
+		case c < 0x20 || c >= 0x7f || c == '\\':
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// skipSpace returns the index of the first byte at or after i that is not
+// JSON whitespace.
+func skipSpace(body []byte, i int) int {
+	for i < len(body) && (body[i] == ' ' || body[i] == '\t' || body[i] == '\n' || body[i] == '\r') {
+		i++
+	}
+	return i
 }

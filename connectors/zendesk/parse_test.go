@@ -425,3 +425,47 @@ func FuzzScalar(f *testing.F) {
 		}
 	})
 }
+
+// FuzzFlatObject checks the trigger body's shortcut against the decoder it
+// skips: whatever flatObject accepts, encoding/json must read as the same map.
+func FuzzFlatObject(f *testing.F) {
+	for _, s := range []string{
+		triggerExample, `{}`, ` { "a" : "b" , "c":"" } `, `{"a":"b","a":"c"}`, `{"a":"b",}`, `{"a":"b"} x`,
+		`{"a":1}`, `{"a":"\u00e9"}`, "{\"a\":\"\xc3\xa9\"}", `{"a":"b"`, `{"a" "b"}`, `[]`, ``,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		got, ok := flatObject(body)
+		if !ok {
+			return
+		}
+		var want map[string]json.RawMessage
+		if err := json.Unmarshal(body, &want); err != nil || want == nil {
+			t.Fatalf("flatObject(%q) accepted what the decoder rejects: %v", body, err)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("flatObject(%q) = %d fields, the decoder reads %d", body, len(got), len(want))
+		}
+		for k, v := range want {
+			if !bytes.Equal(got[k], v) {
+				t.Fatalf("flatObject(%q)[%q] = %q, the decoder reads %q", body, k, got[k], v)
+			}
+		}
+	})
+}
+
+func TestFlatObjectLeavesTheRestToTheDecoder(t *testing.T) {
+	for _, body := range []string{
+		`{"ticket_id":123}`, `{"status":"Op\u0065n"}`, "{\"status\":\"\xc3\xa9\"}", `{"tags":["a"]}`,
+		`{"a":"b",}`, `{"a":"b"} x`, `{"a":"b"`, "{\"a\":\"b\tc\"}", `[{"a":"b"}]`, `{"a":null}`,
+	} {
+		if _, ok := flatObject([]byte(body)); ok {
+			t.Errorf("flatObject(%q) took the shortcut", body)
+		}
+	}
+	m, ok := flatObject([]byte(" {\"ticket_id\" :\t\"35\",\r\n\"status\":\"Open\" } "))
+	if !ok || string(m["ticket_id"]) != `"35"` || string(m["status"]) != `"Open"` || len(m) != 2 {
+		t.Errorf("flatObject of a trigger body = %q, %v", m, ok)
+	}
+}
