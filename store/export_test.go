@@ -89,3 +89,29 @@ func LimitHistory(t interface{ Cleanup(func()) }, n int) {
 
 // AnalyzeYoung runs one round of the young-table analysis.
 func (s *Store) AnalyzeYoung(ctx context.Context) error { return s.analyzeYoung(ctx) }
+
+// InboxClaimScans runs the applier's claim of limit rows in a transaction it
+// rolls back, and reports how the claim read the inbox.
+func (s *Store) InboxClaimScans(ctx context.Context, limit int) (seq, index int64, err error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer tx.Rollback()
+	// The view also counts what this connection did before that is not yet
+	// reported (PostgreSQL 15), so the claim's scans are the difference.
+	scans := func() (seq, index int64, err error) {
+		err = tx.QueryRowxContext(ctx, `SELECT COALESCE(seq_scan, 0), COALESCE(idx_scan, 0) FROM pg_stat_xact_user_tables
+WHERE relname = 'inbox' AND schemaname = current_schema()`).Scan(&seq, &index)
+		return seq, index, err
+	}
+	seq0, index0, err := scans()
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := s.claimInbox(ctx, tx, limit); err != nil {
+		return 0, 0, err
+	}
+	seq, index, err = scans()
+	return seq - seq0, index - index0, err
+}

@@ -230,3 +230,28 @@ FROM pg_stats WHERE tablename = 'contacts' AND schemaname = current_schema() AND
 		t.Errorf("created_ms histogram has %d bounds, want 1 to 11 (a sample of target 10)", bounds)
 	}
 }
+
+// The inbox is a queue: between autovacuum runs it holds far more dead rows
+// than live ones, and a claim that read the whole table would cost more with
+// each delivery applied.
+func TestInboxClaimReadsByIndexPastDeadRows(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Postgres(t, store.Options{})
+	for _, q := range []string{
+		`INSERT INTO inbox (delivery) SELECT '{}'::bytea FROM generate_series(1, 60000)`,
+		`DELETE FROM inbox`,
+		`INSERT INTO inbox (delivery, error) SELECT '{}'::bytea, 'kept' FROM generate_series(1, 1500)`,
+		`ANALYZE inbox`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq, index, err := s.InboxClaimScans(ctx, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq != 0 || index == 0 {
+		t.Errorf("claiming 1,024 rows: %d sequential and %d index scans of inbox, want only index scans", seq, index)
+	}
+}
