@@ -90,28 +90,51 @@ func LimitHistory(t interface{ Cleanup(func()) }, n int) {
 // AnalyzeYoung runs one round of the young-table analysis.
 func (s *Store) AnalyzeYoung(ctx context.Context) error { return s.analyzeYoung(ctx) }
 
-// InboxClaimScans runs the applier's claim of limit rows in a transaction it
-// rolls back, and reports how the claim read the inbox.
-func (s *Store) InboxClaimScans(ctx context.Context, limit int) (seq, index int64, err error) {
+// ApplierScans runs the applier's claim of limit rows and its lock of
+// tickets in a transaction it rolls back, and reports how many sequential
+// and index scans of each table they took.
+func (s *Store) ApplierScans(ctx context.Context, limit int, tickets []string) (seq, index map[string]int64, err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
 	defer tx.Rollback()
 	// The view also counts what this connection did before that is not yet
-	// reported (PostgreSQL 15), so the claim's scans are the difference.
-	scans := func() (seq, index int64, err error) {
-		err = tx.QueryRowxContext(ctx, `SELECT COALESCE(seq_scan, 0), COALESCE(idx_scan, 0) FROM pg_stat_xact_user_tables
-WHERE relname = 'inbox' AND schemaname = current_schema()`).Scan(&seq, &index)
-		return seq, index, err
+	// reported (PostgreSQL 15), so the statements' scans are the difference.
+	scans := func() (seq, index map[string]int64, err error) {
+		seq, index = map[string]int64{}, map[string]int64{}
+		rows, err := tx.QueryxContext(ctx, `SELECT relname, COALESCE(seq_scan, 0), COALESCE(idx_scan, 0) FROM pg_stat_xact_user_tables
+WHERE relname IN ('inbox', 'contacts') AND schemaname = current_schema()`)
+		if err != nil {
+			return nil, nil, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var name string
+			var sq, ix int64
+			if err := rows.Scan(&name, &sq, &ix); err != nil {
+				return nil, nil, err
+			}
+			seq[name], index[name] = sq, ix
+		}
+		return seq, index, rows.Err()
 	}
 	seq0, index0, err := scans()
 	if err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
 	if _, err := s.claimInbox(ctx, tx, limit); err != nil {
-		return 0, 0, err
+		return nil, nil, err
 	}
-	seq, index, err = scans()
-	return seq - seq0, index - index0, err
+	if _, err := s.pgLock(ctx, tx, recontact.SourceZendesk, tickets); err != nil {
+		return nil, nil, err
+	}
+	if seq, index, err = scans(); err != nil {
+		return nil, nil, err
+	}
+	for name := range seq {
+		seq[name] -= seq0[name]
+		index[name] -= index0[name]
+	}
+	return seq, index, nil
 }

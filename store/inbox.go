@@ -415,11 +415,15 @@ func (s *Store) applyInbox(ctx context.Context, limit int) (int, error) {
 // key, those cost little (the first scan past a dead row marks its index
 // entry, later ones skip it); but once a batch's LIMIT nears the rows the
 // statistics count, PostgreSQL reads the whole table instead (16 ms for a
-// minute's 56,000 dead rows, against 0.3 ms by the index). claimInbox
-// rules that out.
+// minute's 56,000 dead rows, against 0.3 ms by the index). Likewise, locking
+// a batch's 1,000 tickets by id read all 50,000 contacts of a young install
+// (19 ms, against 1.9 ms by the unique index). Every statement of the
+// applier finds its rows by key, so its transaction runs with sequential
+// scans off (claimInbox).
 const inboxClaimSQL = `SELECT id, delivery FROM inbox WHERE error = '' ORDER BY id LIMIT ?`
 
-// claimInbox takes up to limit of the oldest inbox rows for tx.
+// claimInbox takes up to limit of the oldest inbox rows for tx, and on
+// PostgreSQL sets tx up for the applier.
 func (s *Store) claimInbox(ctx context.Context, tx *sqlx.Tx, limit int) ([]inboxRow, error) {
 	q := inboxClaimSQL
 	if s.dialect == Postgres {
@@ -433,15 +437,8 @@ func (s *Store) claimInbox(ctx context.Context, tx *sqlx.Tx, limit int) ([]inbox
 		q += ` FOR UPDATE SKIP LOCKED`
 	}
 	var rows []inboxRow
-	if err := tx.SelectContext(ctx, &rows, tx.Rebind(q), limit); err != nil {
-		return nil, err
-	}
-	if s.dialect == Postgres {
-		if _, err := tx.ExecContext(ctx, `SET LOCAL enable_seqscan = on`); err != nil {
-			return nil, err
-		}
-	}
-	return rows, nil
+	err := tx.SelectContext(ctx, &rows, tx.Rebind(q), limit)
+	return rows, err
 }
 
 func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int, error) {
