@@ -28,19 +28,13 @@ import (
 // the transaction that applies them: each delivery is applied exactly once,
 // after a crash too (the rows wait for the next start, or another instance).
 
-// applyPace is how many inbox rows one applier transaction takes (batch);
-// after a pass of applyBurst or more the next waits coalesce to gather more.
-// PostgreSQL's pass runs beside the acknowledgements, and larger ones cost
-// it less per delivery; SQLite's holds the one write lock the
-// acknowledgements wait for, and twice the rows doubled their p99 wait.
-func (s *Store) applyPace() (batch int, coalesce time.Duration) {
-	if s.dialect == Postgres {
-		return 1024, 100 * time.Millisecond
-	}
-	return 512, 50 * time.Millisecond
-}
-
-const applyBurst = 16
+// applyBatch is how many inbox rows one applier transaction takes; after a
+// pass of applyBurst or more the next waits applyCoalesce to gather more.
+const (
+	applyBatch    = 512
+	applyBurst    = 16
+	applyCoalesce = 50 * time.Millisecond
+)
 
 type applier struct {
 	s       *Store
@@ -131,10 +125,9 @@ func (a *applier) run() {
 	a.retryFailed()
 	var drainUntil time.Time
 	failures := 0
-	batch, coalesce := a.s.applyPace()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		n, err := a.s.applyInbox(ctx, batch)
+		n, err := a.s.applyInbox(ctx, applyBatch)
 		cancel()
 		a.endPass()
 		if n > 0 {
@@ -149,23 +142,23 @@ func (a *applier) run() {
 			failures = 0
 		}
 		if !drainUntil.IsZero() {
-			if err != nil || n < batch || time.Now().After(drainUntil) {
+			if err != nil || n < applyBatch || time.Now().After(drainUntil) {
 				return
 			}
 			continue
 		}
 		// A backlog goes on at once. Deliveries streaming in wait
-		// coalesce for more, since one large transaction costs far less
+		// applyCoalesce for more, since one large transaction costs far less
 		// per delivery than many small ones; a failure backs off; otherwise a
 		// wake-up or the poll (other instances' leftovers) starts the next.
 		wait, wake := 500*time.Millisecond, a.wake
 		switch {
 		case err != nil:
 			wait, wake = min(100*time.Millisecond<<min(failures, 6), 5*time.Second), nil
-		case n == batch:
+		case n == applyBatch:
 			wait = 0
 		case n >= applyBurst:
-			wait, wake = coalesce, nil
+			wait, wake = applyCoalesce, nil
 		}
 		if wait == 0 {
 			select {
