@@ -61,8 +61,10 @@ func (s *Store) EvaluateDirty(ctx context.Context, limit int) (int, error) {
 }
 
 // evalPerTx is how many customers one evaluation transaction takes: large
-// enough to amortise the commit, small enough to hold locks briefly.
-const evalPerTx = 64
+// enough to amortise the commit and its five statements' fixed costs (at 64,
+// with 200 marks a pass, the service and PostgreSQL spent 5-6 % more CPU per
+// delivery at 32 senders), small enough to hold locks briefly.
+const evalPerTx = 256
 
 // window is the widest reach of any rule: no contact's verdict depends on a
 // contact further than this from it (by created or resolved time).

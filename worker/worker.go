@@ -196,7 +196,7 @@ func (e *Evaluator) init() {
 // evalLimit is how many marks (changed contacts) one pass takes; burst is
 // when passes start to coalesce wake-ups.
 const (
-	evalLimit = 200
+	evalLimit = 1000
 	burst     = 16
 )
 
