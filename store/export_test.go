@@ -138,3 +138,28 @@ WHERE relname IN ('inbox', 'contacts') AND schemaname = current_schema()`)
 	}
 	return seq, index, nil
 }
+
+// TakeMarksScans runs the evaluator's read of limit marks in a transaction it
+// rolls back, and reports how many sequential scans of contacts it took.
+func (s *Store) TakeMarksScans(ctx context.Context, limit int) (int64, error) {
+	tx, err := s.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	scans := func() (n int64, err error) {
+		err = tx.GetContext(ctx, &n, `SELECT COALESCE(seq_scan, 0) FROM pg_stat_xact_user_tables
+WHERE relname = 'contacts' AND schemaname = current_schema()`)
+		return n, err
+	}
+	before, err := scans()
+	if err != nil {
+		return 0, err
+	}
+	var ms []mark
+	if err := tx.SelectContext(ctx, &ms, tx.Rebind(takeMarksSQL), limit); err != nil {
+		return 0, err
+	}
+	after, err := scans()
+	return after - before, err
+}

@@ -54,13 +54,20 @@ func (s *Store) markWhere(ctx context.Context, tx *sqlx.Tx, where string, args .
 	return err
 }
 
+// takeMarksSQL reads the oldest marks with their contacts' customers (NULL
+// for a contact since deleted). The customer is a subquery per mark, not a
+// join: with a pass's 1,000 marks and statistics that counted about as many,
+// PostgreSQL joined by hashing every contact (29 ms for 61,000 contacts, and
+// more with each new one), where the 1,000 look-ups by id take 2 ms.
+const takeMarksSQL = `SELECT m.id, m.contact_id, (SELECT c.customer_key FROM contacts c WHERE c.id = m.contact_id) AS customer_key
+FROM marks m ORDER BY m.id LIMIT ?`
+
 // takeMarks reads up to limit of the oldest marks with their contacts'
 // customers. It takes no lock: an evaluator on another instance may read the
 // same marks, and the customers' advisory locks put the two one after the
 // other; the second finds nothing to change.
 func (s *Store) takeMarks(ctx context.Context, limit int) ([]mark, error) {
-	st, err := s.poolStmt(ctx, s.db.Rebind(`SELECT m.id, m.contact_id, c.customer_key
-FROM marks m LEFT JOIN contacts c ON c.id = m.contact_id ORDER BY m.id LIMIT ?`))
+	st, err := s.poolStmt(ctx, s.db.Rebind(takeMarksSQL))
 	if err != nil {
 		return nil, err
 	}

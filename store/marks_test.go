@@ -101,3 +101,31 @@ func TestInstancesEvaluateSideBySide(t *testing.T) {
 		}
 	}
 }
+
+// A pass takes up to a thousand marks; once the statistics count about as
+// many, reading their customers must still look contacts up by id rather
+// than read them all.
+func TestTakingMarksReadsContactsByID(t *testing.T) {
+	ctx := context.Background()
+	s := storetest.Postgres(t, store.Options{})
+	for _, q := range []string{
+		`INSERT INTO contacts (source, ticket_id, customer_key, created_ms, updated_ms)
+SELECT 'zendesk', g::text, 'c' || g || '@example.com', 1791100000000, 1791100000000 FROM generate_series(1, 60000) g`,
+		`INSERT INTO marks (contact_id) SELECT id FROM contacts`,
+		`DELETE FROM marks`,
+		`INSERT INTO marks (contact_id) SELECT id FROM contacts ORDER BY id DESC LIMIT 1500`, // the newest, as marks are
+		`ANALYZE contacts`,
+		`ANALYZE marks`,
+	} {
+		if _, err := s.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seq, err := s.TakeMarksScans(ctx, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if seq != 0 {
+		t.Errorf("taking 1,000 marks read all contacts %d times, want look-ups by id", seq)
+	}
+}
