@@ -92,19 +92,41 @@ func (s *Store) AnalyzeYoung(ctx context.Context) error { return s.analyzeYoung(
 
 // ApplierScans runs the applier's claim of limit rows and its lock of
 // tickets in a transaction it rolls back, and reports how many sequential
-// and index scans of each table they took.
+// and index scans of inbox and contacts they took.
 func (s *Store) ApplierScans(ctx context.Context, limit int, tickets []string) (seq, index map[string]int64, err error) {
+	return scansOf(ctx, s, func(tx *sqlx.Tx) error {
+		if _, err := s.claimInbox(ctx, tx, limit); err != nil {
+			return err
+		}
+		_, err := s.pgLock(ctx, tx, recontact.SourceZendesk, tickets)
+		return err
+	})
+}
+
+// TakeMarksScans runs the evaluator's read of limit marks in a transaction it
+// rolls back, and reports how many sequential scans of contacts it took.
+func (s *Store) TakeMarksScans(ctx context.Context, limit int) (int64, error) {
+	seq, _, err := scansOf(ctx, s, func(tx *sqlx.Tx) error {
+		var ms []mark
+		return tx.SelectContext(ctx, &ms, tx.Rebind(takeMarksSQL), limit)
+	})
+	return seq["contacts"], err
+}
+
+// scansOf runs fn in a transaction it rolls back and counts the sequential
+// and index scans fn took of each table. The view also counts what the
+// connection did before that is not yet reported (PostgreSQL 15), so fn's
+// scans are the difference.
+func scansOf(ctx context.Context, s *Store, fn func(*sqlx.Tx) error) (seq, index map[string]int64, err error) {
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer tx.Rollback()
-	// The view also counts what this connection did before that is not yet
-	// reported (PostgreSQL 15), so the statements' scans are the difference.
 	scans := func() (seq, index map[string]int64, err error) {
 		seq, index = map[string]int64{}, map[string]int64{}
-		rows, err := tx.QueryxContext(ctx, `SELECT relname, COALESCE(seq_scan, 0), COALESCE(idx_scan, 0) FROM pg_stat_xact_user_tables
-WHERE relname IN ('inbox', 'contacts') AND schemaname = current_schema()`)
+		rows, err := tx.QueryxContext(ctx, `SELECT relname, COALESCE(seq_scan, 0), COALESCE(idx_scan, 0)
+FROM pg_stat_xact_user_tables WHERE schemaname = current_schema()`)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -123,10 +145,7 @@ WHERE relname IN ('inbox', 'contacts') AND schemaname = current_schema()`)
 	if err != nil {
 		return nil, nil, err
 	}
-	if _, err := s.claimInbox(ctx, tx, limit); err != nil {
-		return nil, nil, err
-	}
-	if _, err := s.pgLock(ctx, tx, recontact.SourceZendesk, tickets); err != nil {
+	if err := fn(tx); err != nil {
 		return nil, nil, err
 	}
 	if seq, index, err = scans(); err != nil {
@@ -137,29 +156,4 @@ WHERE relname IN ('inbox', 'contacts') AND schemaname = current_schema()`)
 		index[name] -= index0[name]
 	}
 	return seq, index, nil
-}
-
-// TakeMarksScans runs the evaluator's read of limit marks in a transaction it
-// rolls back, and reports how many sequential scans of contacts it took.
-func (s *Store) TakeMarksScans(ctx context.Context, limit int) (int64, error) {
-	tx, err := s.db.BeginTxx(ctx, nil)
-	if err != nil {
-		return 0, err
-	}
-	defer tx.Rollback()
-	scans := func() (n int64, err error) {
-		err = tx.GetContext(ctx, &n, `SELECT COALESCE(seq_scan, 0) FROM pg_stat_xact_user_tables
-WHERE relname = 'contacts' AND schemaname = current_schema()`)
-		return n, err
-	}
-	before, err := scans()
-	if err != nil {
-		return 0, err
-	}
-	var ms []mark
-	if err := tx.SelectContext(ctx, &ms, tx.Rebind(takeMarksSQL), limit); err != nil {
-		return 0, err
-	}
-	after, err := scans()
-	return after - before, err
 }

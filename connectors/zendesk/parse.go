@@ -349,11 +349,14 @@ func apiChannel(s string) string {
 // Timestamp layouts: RFC 3339 (fractional seconds allowed) from events and the
 // API, and the minute precision of *_with_timestamp placeholders (§2.1). No
 // string fits both, so the order only decides which is tried first.
-var (
-	timeLayouts       = []string{time.RFC3339Nano, minuteLayout}
-	minuteFirst       = []string{minuteLayout, time.RFC3339Nano}
+const (
 	minuteLayout      = "2006-01-02T15:04Z07:00"
 	minuteLayoutWidth = len("2006-01-02T15:04Z")
+)
+
+var (
+	timeLayouts = []string{time.RFC3339Nano, minuteLayout}
+	minuteFirst = []string{minuteLayout, time.RFC3339Nano}
 )
 
 func parseTime(s string) (time.Time, bool) {
