@@ -91,8 +91,8 @@ func LimitHistory(t interface{ Cleanup(func()) }, n int) {
 func (s *Store) AnalyzeYoung(ctx context.Context) error { return s.analyzeYoung(ctx) }
 
 // ApplierScans runs the applier's claim of limit rows and its lock of
-// tickets in a transaction set up as the applier's and rolled back, and reports how many sequential
-// and index scans of inbox and contacts they took.
+// tickets in a transaction set up as the applier's and rolled back, and
+// reports how many sequential and index scans of each table they took.
 func (s *Store) ApplierScans(ctx context.Context, limit int, tickets []string) (seq, index map[string]int64, err error) {
 	return scansOf(ctx, s, func(tx *sqlx.Tx) error {
 		if err := s.applierTx(ctx, tx); err != nil {
