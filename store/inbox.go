@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"database/sql"
@@ -8,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -44,6 +44,7 @@ type applier struct {
 	quit    chan struct{}
 	done    chan struct{}
 	acked   atomic.Int64 // the highest inbox id this store acknowledged
+	perRow  int          // deliveries an inbox row held in the last pass (rowsFor)
 
 	mu     sync.Mutex
 	passed chan struct{} // closed after each pass, then replaced (Settle)
@@ -52,7 +53,9 @@ type applier struct {
 }
 
 func newApplier(s *Store, log *slog.Logger) *applier {
-	a := &applier{s: s, log: log, wake: make(chan struct{}, 1), applied: make(chan struct{}, 1),
+	// perRow starts at a guess between a quiet and a busy batch: a first pass
+	// over rows of a hundred deliveries each stays a few thousand.
+	a := &applier{s: s, log: log, perRow: maxBatch / 4, wake: make(chan struct{}, 1), applied: make(chan struct{}, 1),
 		quit: make(chan struct{}), done: make(chan struct{}), passed: make(chan struct{})}
 	go a.run()
 	if s.dialect == Postgres {
@@ -127,8 +130,10 @@ func (a *applier) run() {
 	failures := 0
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		n, err := a.s.applyInbox(ctx, applyBatch)
+		rows := a.rowsFor(applyBatch)
+		n, took, err := a.s.applyInbox(ctx, rows)
 		cancel()
+		a.learn(n, took)
 		a.endPass()
 		if n > 0 {
 			signal(a.applied)
@@ -142,7 +147,7 @@ func (a *applier) run() {
 			failures = 0
 		}
 		if !drainUntil.IsZero() {
-			if err != nil || n < applyBatch || time.Now().After(drainUntil) {
+			if err != nil || took < rows || time.Now().After(drainUntil) {
 				return
 			}
 			continue
@@ -155,7 +160,7 @@ func (a *applier) run() {
 		switch {
 		case err != nil:
 			wait, wake = min(100*time.Millisecond<<min(failures, 6), 5*time.Second), nil
-		case n == applyBatch:
+		case took == rows:
 			wait = 0
 		case n >= applyBurst:
 			wait, wake = applyCoalesce, nil
@@ -174,6 +179,18 @@ func (a *applier) run() {
 		case <-a.quit:
 			drainUntil = time.Now().Add(drainFor)
 		}
+	}
+}
+
+// rowsFor is how many inbox rows to take for about n deliveries, by the
+// deliveries a row held lately (a group commit's batch: one to a hundred).
+func (a *applier) rowsFor(n int) int {
+	return max(1, (n+a.perRow-1)/a.perRow)
+}
+
+func (a *applier) learn(deliveries, rows int) {
+	if rows > 0 && deliveries > 0 {
+		a.perRow = max(1, deliveries/rows)
 	}
 }
 
@@ -285,7 +302,8 @@ func (s *Store) Applied() <-chan struct{} {
 // InboxBacklog counts deliveries acknowledged but not applied yet, and those
 // whose application failed for good (kept in the inbox, see the log).
 func (s *Store) InboxBacklog(ctx context.Context) (waiting, failed int64, err error) {
-	err = s.db.QueryRowxContext(ctx, `SELECT COUNT(*) FILTER (WHERE error = ''), COUNT(*) FILTER (WHERE error <> '') FROM inbox`).
+	err = s.db.QueryRowxContext(ctx, `SELECT COALESCE(SUM(deliveries) FILTER (WHERE error = ''), 0),
+	COALESCE(SUM(deliveries) FILTER (WHERE error <> ''), 0) FROM inbox`).
 		Scan(&waiting, &failed)
 	return waiting, failed, classify(err)
 }
@@ -355,58 +373,73 @@ func (s *Store) acceptOne(ctx context.Context, tx *sqlx.Tx, d *recontact.Deliver
 	return false, id, err
 }
 
-// queueInbox inserts inbox rows and returns the highest id.
+// queueInbox queues payloads (inbox forms, in order) as one inbox row and
+// returns its id; none queues nothing and returns 0.
 func (s *Store) queueInbox(ctx context.Context, tx *sqlx.Tx, payloads [][]byte) (int64, error) {
-	var top int64
-	for part := range slices.Chunk(payloads, rowsPerStatement) {
-		var ids []int64
-		if s.dialect == Postgres {
-			st, err := s.prepared(ctx, tx, `INSERT INTO inbox (delivery) SELECT unnest($1::bytea[]) RETURNING id`)
-			if err != nil {
-				return 0, err
-			}
-			if err := st.SelectContext(ctx, &ids, pq.Array(part)); err != nil {
-				return 0, err
-			}
-		} else {
-			q := `INSERT INTO inbox (delivery) VALUES (?)` + strings.Repeat(", (?)", len(part)-1) + ` RETURNING id`
-			args := make([]any, len(part))
-			for i, p := range part {
-				args[i] = p
-			}
-			st, err := s.prepared(ctx, tx, q)
-			if err != nil {
-				return 0, err
-			}
-			if err := st.SelectContext(ctx, &ids, args...); err != nil {
-				return 0, err
-			}
-		}
-		if len(ids) > 0 {
-			top = max(top, slices.Max(ids))
-		}
+	if len(payloads) == 0 {
+		return 0, nil
 	}
-	return top, nil
-}
-
-type inboxRow struct {
-	ID       int64  `db:"id"`
-	Delivery []byte `db:"delivery"`
-}
-
-// applyInbox applies up to limit inbox rows, oldest first, and reports how
-// many it took. The set path runs first; when it cannot finish, the same
-// rows go one at a time, each under a savepoint, and a delivery that fails
-// for good is marked with its error and kept rather than retried forever.
-func (s *Store) applyInbox(ctx context.Context, limit int) (int, error) {
-	n, err := s.applyInboxTx(ctx, limit, false)
-	if err == nil {
-		return n, nil
-	}
-	if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
+	st, err := s.prepared(ctx, tx, tx.Rebind(`INSERT INTO inbox (delivery, deliveries) VALUES (?, ?) RETURNING id`))
+	if err != nil {
 		return 0, err
 	}
-	return s.applyInboxTx(ctx, limit, true)
+	var id int64
+	err = st.GetContext(ctx, &id, joinInbox(payloads), len(payloads))
+	return id, err
+}
+
+// An inbox row holds the new deliveries of one group commit, as a JSON array
+// of their inbox forms in the order they were acknowledged: one row to write,
+// lock and delete for the batch rather than one for each delivery. Rows from
+// before migration 00007 hold a single delivery, as a JSON object.
+type inboxRow struct {
+	ID         int64  `db:"id"`
+	Delivery   []byte `db:"delivery"`
+	Deliveries int    `db:"deliveries"`
+}
+
+func joinInbox(payloads [][]byte) []byte {
+	n := 1 + len(payloads)
+	for _, p := range payloads {
+		n += len(p)
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	for i, p := range payloads {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, p...)
+	}
+	return append(b, ']')
+}
+
+// splitInbox returns the inbox forms an inbox row holds.
+func splitInbox(b []byte) ([]json.RawMessage, error) {
+	if t := bytes.TrimLeft(b, " \t\r\n"); len(t) > 0 && t[0] == '{' {
+		return []json.RawMessage{b}, nil
+	}
+	var forms []json.RawMessage
+	if err := json.Unmarshal(b, &forms); err != nil {
+		return nil, err
+	}
+	return forms, nil
+}
+
+// applyInbox applies up to rows inbox rows, oldest first, and reports how
+// many deliveries they held and how many rows it took. The set path runs
+// first; when it cannot finish, the same deliveries go one at a time, each
+// under a savepoint, and one that fails for good is kept in the inbox with
+// its error rather than retried forever.
+func (s *Store) applyInbox(ctx context.Context, rows int) (deliveries, took int, err error) {
+	deliveries, took, err = s.applyInboxTx(ctx, rows, false)
+	if err == nil {
+		return deliveries, took, nil
+	}
+	if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
+		return 0, 0, err
+	}
+	return s.applyInboxTx(ctx, rows, true)
 }
 
 // inboxClaimSQL takes the oldest inbox rows. The inbox is a queue: between
@@ -420,7 +453,7 @@ func (s *Store) applyInbox(ctx context.Context, limit int) (int, error) {
 // (19 ms, against 1.9 ms by the unique index). Every statement of the
 // applier finds its rows by key, so its transaction runs with sequential
 // scans off (applierTx).
-const inboxClaimSQL = `SELECT id, delivery FROM inbox WHERE error = '' ORDER BY id LIMIT ?`
+const inboxClaimSQL = `SELECT id, delivery, deliveries FROM inbox WHERE error = '' ORDER BY id LIMIT ?`
 
 // applierTx sets up an applier's transaction on PostgreSQL. A commit lost
 // in a crash loses its inbox deletes with it, so the rows are applied again:
@@ -446,41 +479,52 @@ func (s *Store) claimInbox(ctx context.Context, tx *sqlx.Tx, limit int) ([]inbox
 	return rows, err
 }
 
-func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int, error) {
+func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (deliveries, took int, err error) {
 	tx, done, err := s.beginOn(ctx, s.lazy)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	defer done()
 	if err := s.applierTx(ctx, tx); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	rows, err := s.claimInbox(ctx, tx, limit)
-	if err != nil {
-		return 0, err
+	if err != nil || len(rows) == 0 {
+		return 0, 0, err
 	}
-	if len(rows) == 0 {
-		return 0, nil
-	}
-	failed := map[int64]error{}
-	reqs := make([]*ingestReq, 0, len(rows))
-	ids := make(map[*ingestReq]int64, len(rows))
+	// A row that cannot be read keeps its error; a delivery that cannot be
+	// applied moves to a row of its own with its error, and the rest of its
+	// row is applied.
+	brokenRows := map[int64]error{}
+	var kept []keptDelivery
+	var reqs []*ingestReq
+	forms := map[*ingestReq]json.RawMessage{}
+	order := map[*ingestReq]int{} // the order of acknowledgement
 	for _, r := range rows {
-		d, err := decodeQueued(r.Delivery)
-		if err == nil {
-			err = validate(d)
-		}
+		fs, err := splitInbox(r.Delivery)
 		if err != nil {
-			failed[r.ID] = err
+			brokenRows[r.ID] = err
 			continue
 		}
-		req := &ingestReq{ctx: ctx, d: d}
-		reqs = append(reqs, req)
-		ids[req] = r.ID
+		deliveries += len(fs)
+		for _, f := range fs {
+			d, err := decodeQueued(f)
+			if err == nil {
+				err = validate(d)
+			}
+			if err != nil {
+				kept = append(kept, keptDelivery{f, err})
+				continue
+			}
+			req := &ingestReq{ctx: ctx, d: d}
+			order[req] = len(order)
+			forms[req] = f
+			reqs = append(reqs, req)
+		}
 	}
 	// Lock order, and within one ticket the order of acknowledgement.
 	slices.SortStableFunc(reqs, func(a, b *ingestReq) int {
-		return cmp.Or(cmp.Compare(a.d.Source, b.d.Source), cmp.Compare(rowKey(a.d), rowKey(b.d)), cmp.Compare(ids[a], ids[b]))
+		return cmp.Or(cmp.Compare(a.d.Source, b.d.Source), cmp.Compare(rowKey(a.d), rowKey(b.d)), cmp.Compare(order[a], order[b]))
 	})
 	queued := 0
 	if !oneByOne {
@@ -489,41 +533,64 @@ func (s *Store) applyInboxTx(ctx context.Context, limit int, oneByOne bool) (int
 			all[i] = i
 		}
 		if queued, err = s.applySet(ctx, tx, reqs, all); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	} else {
 		for i, r := range reqs {
 			if err := saved(ctx, tx, fmt.Sprintf("a%d", i), func() error { return s.applyOne(ctx, tx, r.d) }); err != nil {
 				if recontact.ErrorCode(classify(err)) == recontact.EUnavailable {
-					return 0, err // the database, not the delivery: try again later
+					return 0, 0, err // the database, not the delivery: try again later
 				}
-				failed[ids[r]] = err
+				kept = append(kept, keptDelivery{forms[r], err})
 			}
 		}
 		queued = 1 // a delivery may have queued jobs
 	}
+	if err := s.keepFailed(ctx, tx, kept, brokenRows); err != nil {
+		return 0, 0, err
+	}
 	applied := make([]int64, 0, len(rows))
 	for _, r := range rows {
-		if err, ok := failed[r.ID]; ok {
-			s.log.Error("delivery could not be applied; kept in the inbox", slog.Int64("inbox_id", r.ID), slog.Any("err", err))
-			msg := err.Error()
-			if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE inbox SET error = ? WHERE id = ?`), msg, r.ID); err != nil {
-				return 0, err
-			}
-			continue
+		if _, broken := brokenRows[r.ID]; !broken {
+			applied = append(applied, r.ID)
 		}
-		applied = append(applied, r.ID)
 	}
 	if err := s.deleteInbox(ctx, tx, applied); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if queued > 0 {
 		s.notifyJobs()
 	}
-	return len(rows), nil
+	return deliveries, len(rows), nil
+}
+
+// keptDelivery is a delivery that could not be applied, in its inbox form.
+type keptDelivery struct {
+	form json.RawMessage
+	err  error
+}
+
+// keepFailed keeps what could not be applied in the inbox with its error:
+// each delivery in a row of its own, each unreadable row where it is.
+func (s *Store) keepFailed(ctx context.Context, tx *sqlx.Tx, kept []keptDelivery, brokenRows map[int64]error) error {
+	for _, k := range kept {
+		var id int64
+		if err := tx.GetContext(ctx, &id, tx.Rebind(`INSERT INTO inbox (delivery, deliveries, error) VALUES (?, 1, ?) RETURNING id`),
+			joinInbox([][]byte{k.form}), k.err.Error()); err != nil {
+			return err
+		}
+		s.log.Error("delivery could not be applied; kept in the inbox", slog.Int64("inbox_id", id), slog.Any("err", k.err))
+	}
+	for id, err := range brokenRows {
+		s.log.Error("inbox row could not be read; kept in the inbox", slog.Int64("inbox_id", id), slog.Any("err", err))
+		if _, err := tx.ExecContext(ctx, tx.Rebind(`UPDATE inbox SET error = ? WHERE id = ?`), err.Error(), id); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Store) deleteInbox(ctx context.Context, tx *sqlx.Tx, ids []int64) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +88,57 @@ func TestAcknowledgedIsAppliedAfterCrash(t *testing.T) {
 		}
 		if got := mustContact(t, s, "8").Replies; got != 1 {
 			t.Errorf("after the retry ticket 8 replies = %d, want 1", got)
+		}
+	})
+}
+
+// An inbox row holds a group commit's deliveries. One of them that cannot be
+// applied moves to a row of its own with its error; the rest of its row is
+// applied. A row written before migration 00007 (one delivery, a JSON
+// object) is applied as well.
+func TestInboxRowsOfManyAndOfOne(t *testing.T) {
+	storetest.EachURL(t, func(t *testing.T, url string) {
+		ctx := context.Background()
+		s := openAt(t, url, store.Options{})
+		for i, email := range []string{"a@example.com", "b@example.com"} {
+			id := strconv.Itoa(i + 1)
+			if _, err := s.AcceptOnly(ctx, []*recontact.Delivery{delivery("k"+id, contact(id, email, t0, recontact.StatusOpen))}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		var rows []struct {
+			ID       int64  `db:"id"`
+			Delivery []byte `db:"delivery"`
+		}
+		if err := s.DB().Select(&rows, `SELECT id, delivery FROM inbox ORDER BY id`); err != nil || len(rows) != 2 {
+			t.Fatalf("inbox rows: %d (%v); want 2", len(rows), err)
+		}
+		first, second := rows[0].Delivery, rows[1].Delivery
+		if first[0] != '[' || first[len(first)-1] != ']' {
+			t.Fatalf("inbox row %q: want a JSON array", first)
+		}
+		// Ticket 1's row gains a delivery without a key; ticket 2's is
+		// rewritten as before migration 00007.
+		mixed := append(append([]byte{}, first[:len(first)-1]...), []byte(`,{}]`)...)
+		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE inbox SET delivery = ?, deliveries = 2 WHERE id = ?`), mixed, rows[0].ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE inbox SET delivery = ? WHERE id = ?`), second[1:len(second)-1], rows[1].ID); err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		s = openAt(t, url, store.Options{GroupCommit: true})
+		defer s.Close()
+		waitApplied(t, s)
+		mustContact(t, s, "1")
+		mustContact(t, s, "2")
+		waiting, failed, err := s.InboxBacklog(ctx)
+		if err != nil || waiting != 0 || failed != 1 {
+			t.Errorf("inbox: %d waiting, %d failed (%v); want 0 and 1", waiting, failed, err)
+		}
+		var kept string
+		if err := s.DB().Get(&kept, `SELECT error FROM inbox`); err != nil || !strings.Contains(kept, "no idempotency key") {
+			t.Errorf("kept row's error %q (%v); want the delivery's own", kept, err)
 		}
 	})
 }

@@ -28,7 +28,8 @@ WHERE deliveries.received_ms < excluded.received_ms - $5
 RETURNING source, dedupe_key`
 	// pgAcceptSQL is the acknowledge path on PostgreSQL in one statement, so
 	// one round trip and its own commit: the keys and raw bodies, in key
-	// order, and an inbox row for each key that was new, in batch order.
+	// order, and one inbox row holding the deliveries whose keys were new, in
+	// batch order (see inboxRow).
 	pgAcceptSQL = `WITH d AS (
 	SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[])
 		WITH ORDINALITY AS d(source, dedupe_key, received_ms, body, delivery, n)
@@ -38,8 +39,10 @@ RETURNING source, dedupe_key`
 	ON CONFLICT (source, dedupe_key) DO NOTHING
 	RETURNING source, dedupe_key
 ), queued AS (
-	INSERT INTO inbox (delivery)
-	SELECT d.delivery FROM d JOIN claimed USING (source, dedupe_key) ORDER BY d.n
+	INSERT INTO inbox (delivery, deliveries)
+	SELECT '['::bytea || string_agg(d.delivery, ','::bytea ORDER BY d.n) || ']'::bytea, count(*)
+	FROM d JOIN claimed USING (source, dedupe_key)
+	HAVING count(*) > 0
 	RETURNING id
 )
 SELECT source, dedupe_key, (SELECT max(id) FROM queued) FROM claimed`
