@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 
 	"github.com/jmoiron/sqlx"
 
@@ -54,11 +55,22 @@ func outcomes(reqs []*ingestReq, back map[*ingestReq]int, results []ingestResult
 	return dup, errs
 }
 
-// AcceptOnly commits ds on the acknowledge path (keys, raw bodies, inbox
-// rows) and leaves them unapplied, as a process killed right after its 2xx.
+// AcceptOnly commits ds as one batch on the acknowledge path (keys, raw
+// bodies, the inbox row) and leaves them unapplied, as a process killed right
+// after its 2xx.
 func (s *Store) AcceptOnly(ctx context.Context, ds []*recontact.Delivery) (dup []bool, err error) {
 	reqs, back := requests(ctx, ds)
 	results := make([]ingestResult, len(reqs))
+	if s.dialect == Postgres {
+		if _, ok, err := s.pgAccept(ctx, reqs, results); ok {
+			if err != nil {
+				return nil, err
+			}
+			dup, errs := outcomes(reqs, back, results)
+			return dup, errors.Join(errs...)
+		}
+		clear(results)
+	}
 	tx, err := s.db.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, err

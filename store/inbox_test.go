@@ -100,27 +100,35 @@ func TestInboxRowsOfManyAndOfOne(t *testing.T) {
 	storetest.EachURL(t, func(t *testing.T, url string) {
 		ctx := context.Background()
 		s := openAt(t, url, store.Options{})
-		for i, email := range []string{"a@example.com", "b@example.com"} {
-			id := strconv.Itoa(i + 1)
-			if _, err := s.AcceptOnly(ctx, []*recontact.Delivery{delivery("k"+id, contact(id, email, t0, recontact.StatusOpen))}); err != nil {
+		accept := func(ids ...string) {
+			t.Helper()
+			var ds []*recontact.Delivery
+			for _, id := range ids {
+				ds = append(ds, delivery("k"+id, contact(id, "c"+id+"@example.com", t0, recontact.StatusOpen)))
+			}
+			if _, err := s.AcceptOnly(ctx, ds); err != nil {
 				t.Fatal(err)
 			}
 		}
+		accept("1", "3")
+		accept("2")
+		accept("1") // a duplicate: no row
 		var rows []struct {
-			ID       int64  `db:"id"`
-			Delivery []byte `db:"delivery"`
+			ID         int64  `db:"id"`
+			Delivery   []byte `db:"delivery"`
+			Deliveries int    `db:"deliveries"`
 		}
-		if err := s.DB().Select(&rows, `SELECT id, delivery FROM inbox ORDER BY id`); err != nil || len(rows) != 2 {
-			t.Fatalf("inbox rows: %d (%v); want 2", len(rows), err)
+		if err := s.DB().Select(&rows, `SELECT id, delivery, deliveries FROM inbox ORDER BY id`); err != nil || len(rows) != 2 {
+			t.Fatalf("inbox rows: %d (%v); want one a batch, 2", len(rows), err)
 		}
 		first, second := rows[0].Delivery, rows[1].Delivery
-		if first[0] != '[' || first[len(first)-1] != ']' {
-			t.Fatalf("inbox row %q: want a JSON array", first)
+		if first[0] != '[' || first[len(first)-1] != ']' || rows[0].Deliveries != 2 || rows[1].Deliveries != 1 {
+			t.Fatalf("inbox rows hold %d and %d deliveries, the first %q; want 2 and 1, in JSON arrays", rows[0].Deliveries, rows[1].Deliveries, first)
 		}
-		// Ticket 1's row gains a delivery without a key; ticket 2's is
-		// rewritten as before migration 00007.
+		// The first batch's row gains a delivery without a key; the second
+		// is rewritten as before migration 00007.
 		mixed := append(append([]byte{}, first[:len(first)-1]...), []byte(`,{}]`)...)
-		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE inbox SET delivery = ?, deliveries = 2 WHERE id = ?`), mixed, rows[0].ID); err != nil {
+		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE inbox SET delivery = ?, deliveries = 3 WHERE id = ?`), mixed, rows[0].ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.DB().Exec(s.DB().Rebind(`UPDATE inbox SET delivery = ? WHERE id = ?`), second[1:len(second)-1], rows[1].ID); err != nil {
@@ -130,8 +138,9 @@ func TestInboxRowsOfManyAndOfOne(t *testing.T) {
 		s = openAt(t, url, store.Options{GroupCommit: true})
 		defer s.Close()
 		waitApplied(t, s)
-		mustContact(t, s, "1")
-		mustContact(t, s, "2")
+		for _, id := range []string{"1", "2", "3"} {
+			mustContact(t, s, id)
+		}
 		waiting, failed, err := s.InboxBacklog(ctx)
 		if err != nil || waiting != 0 || failed != 1 {
 			t.Errorf("inbox: %d waiting, %d failed (%v); want 0 and 1", waiting, failed, err)
