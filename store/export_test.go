@@ -60,32 +60,12 @@ func outcomes(reqs []*ingestReq, back map[*ingestReq]int, results []ingestResult
 // after its 2xx.
 func (s *Store) AcceptOnly(ctx context.Context, ds []*recontact.Delivery) (dup []bool, err error) {
 	reqs, back := requests(ctx, ds)
-	results := make([]ingestResult, len(reqs))
-	if s.dialect == Postgres {
-		if _, ok, err := s.pgAccept(ctx, reqs, results); ok {
-			if err != nil {
-				return nil, err
-			}
-			dup, errs := outcomes(reqs, back, results)
-			return dup, errors.Join(errs...)
-		}
-		clear(results)
-	}
-	tx, err := s.db.BeginTxx(ctx, nil)
+	results, _, err := s.accept(ctx, reqs)
 	if err != nil {
 		return nil, err
 	}
-	defer tx.Rollback()
-	if _, err := s.acceptSet(ctx, tx, reqs, results); err != nil {
-		return nil, err
-	}
 	dup, errs := outcomes(reqs, back, results)
-	for _, err := range errs {
-		if err != nil {
-			return nil, err
-		}
-	}
-	return dup, tx.Commit()
+	return dup, errors.Join(errs...)
 }
 
 // OnJudged runs f between each evaluation's reads and its writes.

@@ -232,10 +232,20 @@ func (s *Store) commitSavepoints(ctx context.Context, batch []*ingestReq, atomic
 	return results, tx.Commit()
 }
 
-// commitAccept commits a batch on the acknowledge path (see inbox.go): keys,
-// raw bodies and inbox rows, in one transaction, set path first; then it
-// hands the rows to the applier.
+// commitAccept commits a batch on the acknowledge path (see accept) and
+// hands its inbox row to the applier.
 func (s *Store) commitAccept(ctx context.Context, batch []*ingestReq) ([]ingestResult, error) {
+	results, top, err := s.accept(ctx, batch)
+	if err == nil && top > 0 {
+		s.applier.ack(top)
+	}
+	return results, err
+}
+
+// accept commits a batch's keys, raw bodies and inbox row in one
+// transaction, set path first (on PostgreSQL one statement), and returns the
+// highest inbox id it wrote.
+func (s *Store) accept(ctx context.Context, batch []*ingestReq) ([]ingestResult, int64, error) {
 	results := make([]ingestResult, len(batch))
 	top, err := func() (int64, error) {
 		if s.dialect == Postgres {
@@ -256,23 +266,18 @@ func (s *Store) commitAccept(ctx context.Context, batch []*ingestReq) ([]ingestR
 		}
 		return top, tx.Commit()
 	}()
-	if err != nil {
-		if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
-			return results, err
-		}
-		results, err = s.commitSavepoints(ctx, batch, false, func(ctx context.Context, tx *sqlx.Tx, d *recontact.Delivery) (bool, error) {
-			dup, id, err := s.acceptOne(ctx, tx, d)
-			top = max(top, id)
-			return dup, err
-		})
-		if err != nil {
-			return results, err
-		}
+	if err == nil {
+		return results, top, nil
 	}
-	if top > 0 {
-		s.applier.ack(top)
+	if code := recontact.ErrorCode(classify(err)); code == recontact.EUnavailable && !retryable(err) {
+		return results, 0, err
 	}
-	return results, nil
+	results, err = s.commitSavepoints(ctx, batch, false, func(ctx context.Context, tx *sqlx.Tx, d *recontact.Delivery) (bool, error) {
+		dup, id, err := s.acceptOne(ctx, tx, d)
+		top = max(top, id)
+		return dup, err
+	})
+	return results, top, err
 }
 
 // errTxBroken marks a savepoint statement that failed: the transaction is
